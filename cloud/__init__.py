@@ -1,0 +1,1 @@
+"""gridwatch cloud: ingest, storage, API and scheduled jobs."""

@@ -1,0 +1,1 @@
+"""PostgreSQL access: migrations, connection pools, domain errors."""

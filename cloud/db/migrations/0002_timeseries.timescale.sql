@@ -1,0 +1,71 @@
+-- Time-series tables as TimescaleDB hypertables (1-day chunks on device time
+-- `ts`), compressed per device after a week. Retention and compression ages
+-- are applied from settings by `gridwatch db migrate` (gw_apply_policies).
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+
+CREATE TABLE heartbeat (
+    dev         text NOT NULL,
+    seq         bigint NOT NULL,
+    ts          timestamptz NOT NULL,
+    received_at timestamptz NOT NULL,
+    lat         double precision NOT NULL,
+    lon         double precision NOT NULL,
+    acc         real NOT NULL,
+    spd         real,
+    hdg         real,
+    alt         real,
+    batt        real,
+    mock        boolean,
+    sat         smallint,
+    src         text,
+    crs         text NOT NULL DEFAULT 'wgs84',
+    grid        text,
+    extra       jsonb,
+    PRIMARY KEY (dev, ts, seq)
+);
+SELECT create_hypertable('heartbeat', by_range('ts', INTERVAL '1 day'));
+
+CREATE TABLE detection (
+    dev         text NOT NULL,
+    seq         bigint NOT NULL,
+    ts          timestamptz NOT NULL,
+    received_at timestamptz NOT NULL,
+    kind        text NOT NULL,
+    score       real NOT NULL,
+    box         real[] NOT NULL,
+    cam         text,
+    zone        text,
+    track       text,
+    lat         double precision,
+    lon         double precision,
+    snapshot    bytea,
+    extra       jsonb,
+    PRIMARY KEY (dev, ts, seq)
+);
+SELECT create_hypertable('detection', by_range('ts', INTERVAL '1 day'));
+
+CREATE TABLE sensor_alert (
+    dev         text NOT NULL,
+    seq         bigint NOT NULL,
+    ts          timestamptz NOT NULL,
+    received_at timestamptz NOT NULL,
+    sensor      text NOT NULL,
+    value       double precision NOT NULL,
+    unit        text NOT NULL,
+    level       text NOT NULL,
+    state       text NOT NULL,
+    component   text,
+    lat         double precision,
+    lon         double precision,
+    extra       jsonb,
+    PRIMARY KEY (dev, ts, seq)
+);
+SELECT create_hypertable('sensor_alert', by_range('ts', INTERVAL '1 day'));
+
+-- Compression: segment by device so a device's track decompresses alone.
+ALTER TABLE heartbeat SET (timescaledb.compress, timescaledb.compress_segmentby = 'dev',
+                           timescaledb.compress_orderby = 'ts, seq');
+ALTER TABLE detection SET (timescaledb.compress, timescaledb.compress_segmentby = 'dev',
+                           timescaledb.compress_orderby = 'ts, seq');
+ALTER TABLE sensor_alert SET (timescaledb.compress, timescaledb.compress_segmentby = 'dev',
+                              timescaledb.compress_orderby = 'ts, seq');

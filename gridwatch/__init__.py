@@ -1,0 +1,1 @@
+"""gridwatch: the command-line entry point and the one typed settings object."""

@@ -1,0 +1,89 @@
+"""The one typed settings object, read from GRIDWATCH_* variables (and a .env file).
+
+Built by `load_settings()`, never at import time, so tests and processes can hand
+in their own values.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MqttEndpoint(BaseModel):
+    """A parsed `mqtt://user:pass@host:port` or `mqtts://...` URL."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> "MqttEndpoint":
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {url!r}")
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
+
+
+class Settings(BaseSettings):
+    """Every knob of every gridwatch process, with safe local defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRIDWATCH_", env_file=".env", extra="forbid", env_ignore_empty=True
+    )
+
+    database_url: str = "postgresql://127.0.0.1:5432/gridwatch"
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_ca_file: Path | None = None
+    mqtt_insecure_tls: bool = False
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+
+    # Ingest: see ../shared/FIELD-NOTES.md for why each default is what it is.
+    ingest_client_prefix: str = "gridwatch"
+    ingest_workers: int = Field(default=1, ge=1, le=64)
+    ingest_batch_size: int = Field(default=500, ge=1, le=20000)
+    ingest_flush_ms: int = Field(default=150, ge=5, le=5000)
+    ingest_receive_maximum: int = Field(default=2000, ge=2, le=65535)
+    ingest_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=60)
+    ingest_share_group: str = "ingest"
+    require_registration: bool = False
+    receipt_min_interval_s: float = 1.0
+    max_future_skew_s: int = 24 * 3600
+
+    # Storage
+    partition_days_ahead: int = Field(default=7, ge=1, le=90)
+    retention_days: int = Field(default=400, ge=1)
+    timescale_compress_after_days: int = Field(default=7, ge=1)
+
+    # API
+    token_ttl_s: int = Field(default=12 * 3600, ge=60)
+
+    # Edge
+    edge_outbox_path: Path = Path(".gridwatch/outbox.sqlite3")
+    edge_max_inflight: int = Field(default=1000, ge=1, le=20000)
+    edge_resend_after_s: float = Field(default=30.0, gt=0)
+    edge_outbox_max_messages: int = Field(default=500_000, ge=100)
+    edge_heartbeat_interval_s: float = Field(default=30.0, gt=0)
+    edge_reconnect_min_s: float = 0.5
+    edge_reconnect_max_s: float = 60.0
+
+    def mqtt(self) -> MqttEndpoint:
+        return MqttEndpoint.parse(self.mqtt_url)
+
+
+def load_settings(**overrides) -> Settings:
+    return Settings(**overrides)
