@@ -34,9 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as exc:
             # An area whose optional dependency group is not installed, or that
             # this install leaves out: its commands are simply not offered.
-            if exc.name and not name.startswith(exc.name):
-                continue
-            if exc.name == name:
+            if exc.name and name.startswith(exc.name):
                 continue
             raise
         module.register(sub)

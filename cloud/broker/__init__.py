@@ -1,0 +1,1 @@
+"""The MQTT broker's side of security: per-device credentials and ACL files."""
