@@ -60,9 +60,10 @@ CREATE TABLE dead_letter (
 CREATE INDEX dead_letter_received ON dead_letter (received_at);
 CREATE INDEX dead_letter_dev ON dead_letter (dev, received_at);
 
--- Delivery receipts: every committed (dev, kind, seq) lands in the ledger; the
--- cursor is the highest seq below which nothing is missing. Ledger rows at or
--- below the cursor are deleted as it advances, so the ledger holds only gaps.
+-- Delivery receipts. Every committed message's (dev, kind, seq), stored or
+-- dead-lettered, lands in the ledger as a run [lo, hi]; the cursor is the
+-- highest seq below which nothing is missing. Runs at or below the cursor are
+-- deleted as it advances, so the ledger holds only what waits behind a gap.
 CREATE TABLE receipt_cursor (
     dev        text NOT NULL,
     kind       text NOT NULL,
@@ -74,9 +75,10 @@ CREATE TABLE receipt_cursor (
 CREATE TABLE seq_ledger (
     dev  text NOT NULL,
     kind text NOT NULL,
-    seq  bigint NOT NULL,
-    PRIMARY KEY (dev, kind, seq)
+    lo   bigint NOT NULL,
+    hi   bigint NOT NULL CHECK (hi >= lo)
 );
+CREATE INDEX seq_ledger_run ON seq_ledger (dev, kind, lo);
 
 CREATE TABLE field_report (
     dev         text NOT NULL,
