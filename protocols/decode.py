@@ -34,6 +34,7 @@ class Reason(StrEnum):
     TS_IN_FUTURE = "ts_in_future"
     UNREGISTERED_DEVICE = "unregistered_device"
     UNKNOWN_ALIAS = "unknown_alias"
+    STORE_REFUSED = "store_refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,12 @@ class Rejection:
     detail: str
     raw: bytes
     seq: int | None = None
+    # Every seq the rejected payload carried (a whole array refused at once), so
+    # receipts can cover them: a device must not resend a refused message forever.
+    seqs: tuple[int, ...] = ()
+
+    def covered(self) -> tuple[int, ...]:
+        return self.seqs or ((self.seq,) if self.seq is not None else ())
 
 
 @dataclass(slots=True)
@@ -103,8 +110,9 @@ def decode(topic: str, payload: bytes, now_ms: int, max_future_ms: int = 24 * 36
         return Decoded(None, None, rejections=[Rejection(Reason.BAD_TOPIC, f"not an uplink topic: {topic!r}", payload)])
     out = Decoded(ref.dev, ref.kind)
 
-    def reject(reason: Reason, detail: str) -> Decoded:
-        out.rejections.append(Rejection(reason, detail, payload))
+    def reject(reason: Reason, detail: str, obj: Any = None) -> Decoded:
+        seqs = tuple(q for q in map(_seq_of, obj if isinstance(obj, list) else [obj]) if q is not None)
+        out.rejections.append(Rejection(reason, detail, payload, seqs[0] if seqs else None, seqs))
         return out
 
     if len(payload) > MAX_PAYLOAD_BYTES:
@@ -116,13 +124,16 @@ def decode(topic: str, payload: bytes, now_ms: int, max_future_ms: int = 24 * 36
         return reject(Reason.NOT_UTF8, str(exc))
     except orjson.JSONDecodeError as exc:
         return reject(Reason.NOT_JSON, str(exc))
+    if b"\\u0000" in payload:
+        # Valid JSON, but PostgreSQL text and jsonb cannot hold a NUL character.
+        return reject(Reason.INVALID_VALUE, "a string contains a NUL character (\\u0000)", obj)
     if isinstance(obj, list):
         if ref.kind != "hb":
-            return reject(Reason.ARRAY_NOT_ALLOWED, f"only heartbeats may come as an array, not {ref.kind}")
+            return reject(Reason.ARRAY_NOT_ALLOWED, f"only heartbeats may come as an array, not {ref.kind}", obj)
         if not obj:
             return reject(Reason.EMPTY_ARRAY, "an empty heartbeat array")
         if len(obj) > MAX_HEARTBEAT_ARRAY:
-            return reject(Reason.ARRAY_TOO_LARGE, f"{len(obj)} heartbeats exceeds {MAX_HEARTBEAT_ARRAY}")
+            return reject(Reason.ARRAY_TOO_LARGE, f"{len(obj)} heartbeats exceeds {MAX_HEARTBEAT_ARRAY}", obj)
         items = obj
     else:
         items = [obj]

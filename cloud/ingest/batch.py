@@ -1,0 +1,137 @@
+"""Turn a batch of raw MQTT messages into table rows, dead letters and seq runs.
+
+Pure: no I/O. Steps run in order (decode, validate, filter, enrich, shape) and
+every message ends up either as data or as a dead letter with a named reason.
+"""
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from protocols import decode as wire
+from protocols.decode import Reason, Rejection
+from protocols.models import DeviceState, Detection, FieldReport, Heartbeat, SensorAlert, WireModel
+
+UTC = timezone.utc
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One MQTT message as the consumer received it."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    received_at: float  # time.time() at arrival
+
+
+@dataclass(slots=True)
+class Rows:
+    """Everything one batch writes, grouped by destination."""
+
+    heartbeat: list[tuple] = field(default_factory=list)
+    detection: list[tuple] = field(default_factory=list)
+    sensor_alert: list[tuple] = field(default_factory=list)
+    field_report: list[tuple] = field(default_factory=list)
+    state: list[tuple] = field(default_factory=list)
+    dead_letter: list[tuple] = field(default_factory=list)
+    # (dev, kind) -> committed seqs, stored or dead-lettered alike
+    seqs: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # dev -> latest arrival, for the registry's first/last seen
+    seen: dict[str, datetime] = field(default_factory=dict)
+
+    def count(self) -> int:
+        return (len(self.heartbeat) + len(self.detection) + len(self.sensor_alert)
+                + len(self.field_report) + len(self.state))
+
+
+# Filter: given a device id, return a rejection reason or None (e.g. registration).
+DeviceFilter = Callable[[str], Reason | None]
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000.0, UTC)
+
+
+def _extra(model: WireModel) -> dict | None:
+    return model.__pydantic_extra__ or None
+
+
+def _b64(value: str | None) -> bytes | None:
+    return base64.b64decode(value) if value else None
+
+
+def heartbeat_row(dev: str, m: Heartbeat, received: datetime, grid: str | None = None) -> tuple:
+    return (dev, m.seq, _dt(m.ts), received, m.lat, m.lon, m.acc, m.spd, m.hdg, m.alt, m.batt, m.mock,
+            m.sat, m.src, m.crs, grid, _extra(m))
+
+
+def _shape(dev: str, kind: str, m: WireModel, received: datetime, rows: Rows) -> None:
+    if kind == "hb":
+        rows.heartbeat.append(heartbeat_row(dev, m, received))
+    elif kind == "det":
+        d: Detection = m
+        rows.detection.append((dev, d.seq, _dt(d.ts), received, d.kind, d.score, list(d.box), d.cam, d.zone,
+                               d.track, d.lat, d.lon, _b64(d.snapshot), _extra(d)))
+    elif kind == "alert":
+        a: SensorAlert = m
+        rows.sensor_alert.append((dev, a.seq, _dt(a.ts), received, a.sensor, a.value, a.unit, a.level,
+                                  a.state, a.component, a.lat, a.lon, _extra(a)))
+    elif kind == "report":
+        r: FieldReport = m
+        rows.field_report.append((dev, r.seq, _dt(r.ts), received, r.lat, r.lon, r.kind, r.text,
+                                  _b64(r.photo), r.resolved, _extra(r)))
+    elif kind == "state":
+        s: DeviceState = m
+        rows.state.append((dev, _dt(s.ts), received, s.online, _extra(s)))
+
+
+def _dead(rows: Rows, msg: Inbound, received: datetime, dev: str | None, rej: Rejection) -> None:
+    rows.dead_letter.append((received, msg.topic, rej.raw, rej.reason.value, rej.detail, dev, rej.seq))
+
+
+def _note_seq(rows: Rows, dev: str | None, kind: str | None, seq: int | None) -> None:
+    if dev is not None and kind not in (None, "state") and seq is not None:
+        rows.seqs.setdefault((dev, kind), []).append(seq)
+
+
+def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
+               device_filter: DeviceFilter | None = None) -> Rows:
+    rows = Rows()
+    for msg in batch:
+        received = datetime.fromtimestamp(msg.received_at, UTC)
+        decoded = wire.decode(msg.topic, msg.payload, now_ms, max_future_ms)
+        dev, kind = decoded.dev, decoded.kind
+        refused = device_filter(dev) if (dev is not None and device_filter) else None
+        if refused is not None:
+            for m in decoded.messages:
+                _note_seq(rows, dev, kind, getattr(m, "seq", None))
+            first = next((getattr(m, "seq", None) for m in decoded.messages), None)
+            if decoded.messages:
+                _dead(rows, msg, received, dev,
+                      Rejection(refused, f"device {dev!r} is not registered", msg.payload, first))
+            decoded.messages = []
+        for rej in decoded.rejections:
+            _dead(rows, msg, received, dev, rej)
+            for seq in rej.covered():
+                _note_seq(rows, dev, kind, seq)
+        for m in decoded.messages:
+            _shape(dev, kind, m, received, rows)
+            _note_seq(rows, dev, kind, getattr(m, "seq", None))
+        if dev is not None and (decoded.messages or refused is None):
+            prev = rows.seen.get(dev)
+            rows.seen[dev] = received if prev is None or received > prev else prev
+    return rows
+
+
+def runs(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted, merged [lo, hi] runs of a set of sequence numbers."""
+    out: list[tuple[int, int]] = []
+    for s in sorted(set(seqs)):
+        if out and s == out[-1][1] + 1:
+            out[-1] = (out[-1][0], s)
+        else:
+            out.append((s, s))
+    return out

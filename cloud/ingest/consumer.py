@@ -1,0 +1,125 @@
+"""One ingest slot's MQTT session: shared subscriptions in, receipts out.
+
+Every setting below answers a measured trap (../shared/FIELD-NOTES.md):
+a stable client id per slot (never random), clean_start=False with a session
+expiry (paho's default wipes a restarted consumer's backlog), an explicit
+ReceiveMaximum above the batch size (the default window of 20 stalls a batch),
+and manual acks sent only after the batch is committed.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from gridwatch.settings import MqttEndpoint, Settings
+from protocols import topics
+
+from .batch import Inbound
+
+log = logging.getLogger(__name__)
+
+
+def slot_client_id(settings: Settings, slot: int) -> str:
+    return f"{settings.ingest_client_prefix}-ingest-{slot}"
+
+
+def subscriptions(settings: Settings) -> list[str]:
+    return [topics.shared_subscription(settings.ingest_share_group, kind) for kind in topics.UPLINK_KINDS]
+
+
+def make_client(settings: Settings, endpoint: MqttEndpoint, client_id: str) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                         manual_ack=True)
+    if endpoint.username:
+        client.username_pw_set(endpoint.username, endpoint.password)
+    if endpoint.tls:
+        client.tls_set(ca_certs=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+                       cert_reqs=ssl.CERT_NONE if settings.mqtt_insecure_tls else ssl.CERT_REQUIRED)
+        client.tls_insecure_set(settings.mqtt_insecure_tls)
+    # Our own queue bounds memory; paho's outgoing queue only carries receipts.
+    client.max_queued_messages_set(10_000)
+    client.reconnect_delay_set(0.5, 30)
+    return client
+
+
+def connect_properties(settings: Settings, expiry_s: int | None = None) -> Properties:
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = settings.ingest_session_expiry_s if expiry_s is None else expiry_s
+    props.ReceiveMaximum = settings.ingest_receive_maximum
+    return props
+
+
+class SlotConsumer:
+    """The MQTT side of one ingest slot; `inbox` receives every message, in arrival order."""
+
+    def __init__(self, settings: Settings, slot: int, inbox: queue.Queue, on_session_lost=None):
+        self.settings = settings
+        self.endpoint = settings.mqtt()
+        self.client_id = slot_client_id(settings, slot)
+        self.inbox = inbox
+        self.connected = threading.Event()
+        self.session_present: bool | None = None
+        self._on_session_lost = on_session_lost
+        self._first_connect = True
+        self.client = make_client(settings, self.endpoint, self.client_id)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.client.connect_async(self.endpoint.host, self.endpoint.port, keepalive=30, clean_start=False,
+                                  properties=connect_properties(self.settings))
+        self.client.loop_start()
+        if not self.connected.wait(timeout):
+            self.stop()
+            raise ConnectionError(f"{self.client_id}: no CONNACK from {self.endpoint.host}:{self.endpoint.port}")
+
+    def stop(self, end_session: bool = False) -> None:
+        props = None
+        if end_session:
+            # Expiry 0 on DISCONNECT: the broker forgets the slot and its share-group membership.
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
+        self.client.disconnect(properties=props)
+        self.client.loop_stop()
+
+    def leave_share_group(self) -> None:
+        self.client.unsubscribe(subscriptions(self.settings))
+
+    def ack(self, mid: int) -> None:
+        self.client.ack(mid, 1)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("%s: broker refused the connection: %s", self.client_id, reason_code)
+            return
+        self.session_present = bool(flags.session_present)
+        if not flags.session_present and not self._first_connect and self._on_session_lost:
+            # The broker forgot this slot: whatever it held for us is gone. Alarm.
+            self._on_session_lost(self.client_id)
+        if not flags.session_present:
+            log.warning("%s: no session on the broker (new slot, or it expired)", self.client_id)
+        self._first_connect = False
+        client.subscribe([(t, SubscribeOptions(qos=1)) for t in subscriptions(self.settings)])
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        if reason_code.is_failure:
+            log.warning("%s: disconnected: %s; paho reconnects", self.client_id, reason_code)
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        # Only enqueue: decoding and storage happen on the worker thread.
+        self.inbox.put(Inbound(msg.topic, msg.payload, msg.mid, time.time()))

@@ -1,0 +1,170 @@
+"""The ingest against the real broker and database: exactly-once storage, dead letters, receipts."""
+from __future__ import annotations
+
+import base64
+import time
+
+import orjson
+import pytest
+
+from cloud.broker.config import RELAY_USER
+from protocols import topics
+from tests.integration.ingest_helpers import (ingest_settings, new_dev, query, running_worker, wait_rows)
+from tests.support.mqtt import Collector, publish_all
+
+
+def hb(seq, ts=None, **extra):
+    return {"v": 1, "seq": seq, "ts": ts or int(time.time() * 1000) - 60_000 + seq, "lat": 31.23, "lon": 121.47,
+            "acc": 8.0, **extra}
+
+
+def enc(obj) -> bytes:
+    return orjson.dumps(obj)
+
+
+def test_redelivered_and_republished_heartbeats_are_stored_once(broker, db_url):
+    dev = new_dev()
+    msgs = [(topics.build(dev, "hb"), enc(hb(i, ts=1_790_000_000_000 + i * 1000))) for i in range(300)]
+    with running_worker(ingest_settings(broker, db_url)):
+        publish_all(broker.url(RELAY_USER), msgs + msgs[:100] + msgs[250:])
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 300, params=(dev,)) == 300
+        time.sleep(0.5)
+    assert query(db_url, "SELECT count(*), count(DISTINCT seq) FROM heartbeat WHERE dev = %s", (dev,)) == [(300, 300)]
+    assert query(db_url, "SELECT count(*) FROM dead_letter") == [(0,)]
+
+
+BAD_INPUTS = [
+    (b"this is not json", "not_json"),
+    (b"\xff\xfe{}", "not_utf8"),
+    (b"42", "not_object"),
+    (enc(hb(1000, lat="31.2")), "wrong_type"),
+    (enc({k: v for k, v in hb(1001).items() if k != "acc"}), "missing_field"),
+    (enc(hb(1002, lat=91.0)), "out_of_range"),
+    (enc(hb(1003, lon=-180.5)), "out_of_range"),
+    (enc(hb(1004, dev="somebody-else")), "dev_mismatch"),
+    (enc(hb(1005, ts=int(time.time() * 1000) + 25 * 3600 * 1000)), "ts_in_future"),
+    (enc([hb(2000 + i) for i in range(501)]), "array_too_large"),
+    (enc([]), "empty_array"),
+    (enc({**hb(1006), "v": 2}), "unsupported_version"),
+    (enc(hb(1007, note="a\u0000b")), "invalid_value"),
+    (enc(hb(1008, ts=1_700_000_000)), "out_of_range"),  # seconds, not milliseconds
+    (enc(hb(1009, mock="yes")), "wrong_type"),
+    (b"{" + b" " * (257 * 1024) + b"}", "payload_too_large"),
+]
+
+
+def test_every_kind_of_bad_input_is_dead_lettered_and_good_messages_around_it_are_stored(broker, db_url):
+    dev = new_dev()
+    msgs = []
+    for i, (payload, _) in enumerate(BAD_INPUTS):
+        msgs.append((topics.build(dev, "hb"), enc(hb(i))))
+        msgs.append((topics.build(dev, "hb"), payload))
+    msgs.append((topics.build(dev, "det"), enc([hb(99)])))  # arrays only for heartbeats
+    msgs.append((topics.build(dev, "hb"), enc([hb(100), hb(101, lat=-95.0), hb(102)])))  # one bad fix in an array
+    expected_reasons = sorted([r for _, r in BAD_INPUTS] + ["array_not_allowed", "out_of_range"])
+    with running_worker(ingest_settings(broker, db_url)):
+        publish_all(broker.url(RELAY_USER), msgs)
+        n = wait_rows(db_url, "SELECT count(*) FROM dead_letter", len(expected_reasons))
+        assert n == len(expected_reasons)
+        good = len(BAD_INPUTS) + 2
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", good, params=(dev,)) == good
+    reasons = sorted(r for (r,) in query(db_url, "SELECT reason FROM dead_letter"))
+    assert reasons == expected_reasons
+    rows = query(db_url, "SELECT topic, payload, detail, received_at FROM dead_letter WHERE reason = 'not_json'")
+    assert rows[0][0] == topics.build(dev, "hb") and bytes(rows[0][1]) == b"this is not json"
+    assert rows[0][2] and rows[0][3] is not None
+    # The one bad fix of the array is kept alone, as the element it was.
+    (elem,) = query(db_url, "SELECT payload FROM dead_letter WHERE seq = 101")
+    assert orjson.loads(bytes(elem[0]))["lat"] == -95.0
+
+
+def test_other_kinds_state_and_unknown_fields_are_stored(broker, db_url):
+    dev = new_dev("cam")
+    now = int(time.time() * 1000)
+    jpeg = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 100).decode()
+    det = {"v": 1, "seq": 0, "ts": now, "kind": "garbage", "score": 0.91, "box": [0.1, 0.2, 0.3, 0.4],
+           "zone": "walkway", "track": "t-1", "snapshot": jpeg, "future_field": {"x": 1}}
+    alert = {"v": 1, "seq": 0, "ts": now, "sensor": "manhole_tilt", "value": 12.5, "unit": "deg",
+             "level": "critical", "state": "raised", "component": "MH-001"}
+    report = {"v": 1, "seq": 0, "ts": now, "lat": 31.2, "lon": 121.4, "kind": "obstruction", "text": "stall",
+              "resolved": True}
+    state = {"v": 1, "online": True, "ts": now}
+    with running_worker(ingest_settings(broker, db_url)):
+        publish_all(broker.url(RELAY_USER), [
+            (topics.build(dev, "det"), enc(det)), (topics.build(dev, "alert"), enc(alert)),
+            (topics.build(dev, "report"), enc(report)), (topics.build(dev, "state"), enc(state)),
+            (topics.build(dev, "hb"), enc(hb(0, crs="gcj02", vendor_x=7)))])
+        assert wait_rows(db_url, "SELECT count(*) FROM field_report", 1) == 1
+        assert wait_rows(db_url, "SELECT count(*) FROM device_state_event", 1) == 1
+    (d,) = query(db_url, "SELECT kind, score, box, zone, track, length(snapshot), extra FROM detection")
+    assert d[0] == "garbage" and d[2] == pytest.approx([0.1, 0.2, 0.3, 0.4]) and d[5] == 104
+    assert d[6] == {"future_field": {"x": 1}}
+    assert query(db_url, "SELECT sensor, value, state, component FROM sensor_alert") == [
+        ("manhole_tilt", 12.5, "raised", "MH-001")]
+    assert query(db_url, "SELECT crs, extra FROM heartbeat") == [("gcj02", {"vendor_x": 7})]
+    assert query(db_url, "SELECT registered, online FROM device WHERE dev = %s", (dev,)) == [(False, True)]
+
+
+def test_receipts_cover_only_contiguous_committed_seqs(broker, db_url):
+    dev = new_dev()
+    acks = Collector(broker.url(RELAY_USER), topics.build(dev, "ack"))
+    try:
+        with running_worker(ingest_settings(broker, db_url)):
+            publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(s))) for s in (0, 1, 2, 4, 5)])
+            time.sleep(1.0)
+            first = [orjson.loads(p) for _, p in acks.drain()]
+            assert first and max(r["seq"] for r in first) == 2
+            assert all(r["kind"] == "hb" and r["v"] == 1 for r in first)
+            publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(3)))])
+            time.sleep(1.0)
+            second = [orjson.loads(p) for _, p in acks.drain()]
+            assert max(r["seq"] for r in second) == 5
+    finally:
+        acks.close()
+    assert query(db_url, "SELECT count(*) FROM seq_ledger") == [(0,)]
+
+
+def test_a_dead_lettered_message_is_covered_by_receipts_so_devices_stop_resending(broker, db_url):
+    dev = new_dev()
+    acks = Collector(broker.url(RELAY_USER), topics.build(dev, "ack"))
+    try:
+        with running_worker(ingest_settings(broker, db_url)):
+            publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(0))),
+                                                  (topics.build(dev, "hb"), enc(hb(1, lat=200.0))),
+                                                  (topics.build(dev, "hb"), enc(hb(2)))])
+            time.sleep(1.0)
+            assert max(orjson.loads(p)["seq"] for _, p in acks.drain()) == 2
+    finally:
+        acks.close()
+
+
+def test_required_registration_dead_letters_unknown_devices(broker, db_url):
+    known, unknown = new_dev(), new_dev()
+    query_sql = "INSERT INTO device (dev, kind, registered) VALUES (%s, 'handset', true) RETURNING dev"
+    assert query(db_url, query_sql, (known,)) == [(known,)]
+    with running_worker(ingest_settings(broker, db_url, require_registration=True)):
+        publish_all(broker.url(RELAY_USER), [(topics.build(known, "hb"), enc(hb(0))),
+                                              (topics.build(unknown, "hb"), enc(hb(0)))])
+        assert wait_rows(db_url, "SELECT count(*) FROM dead_letter", 1) == 1
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat", 1) == 1
+    assert query(db_url, "SELECT dev, reason FROM dead_letter") == [(unknown, "unregistered_device")]
+
+
+def test_unregistered_devices_are_stored_and_listed_when_registration_is_optional(broker, db_url):
+    dev = new_dev()
+    with running_worker(ingest_settings(broker, db_url)):
+        publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(0)))])
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat", 1) == 1
+    assert query(db_url, "SELECT registered, last_seen IS NOT NULL FROM device WHERE dev = %s", (dev,)) == [
+        (False, True)]
+
+
+def test_two_slots_share_the_stream_without_duplicates_or_loss(broker, db_url):
+    settings = ingest_settings(broker, db_url)
+    devs = [new_dev() for _ in range(20)]
+    msgs = [(topics.build(d, "hb"), enc(hb(s))) for s in range(100) for d in devs]
+    with running_worker(settings, 1) as w1, running_worker(settings, 2) as w2:
+        publish_all(broker.url(RELAY_USER), msgs)
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat", 2000) == 2000
+        assert w1.stored > 0 and w2.stored > 0
+        assert wait_rows(db_url, "SELECT count(*) FROM receipt_cursor WHERE seq = 99", 20) == 20
