@@ -1,0 +1,56 @@
+"""Batch shaping and receipt bookkeeping, without broker or database."""
+from __future__ import annotations
+
+import orjson
+
+from cloud.ingest.batch import Inbound, build_rows, runs
+from cloud.ingest.receipts import ReceiptCoalescer
+from protocols.decode import Reason
+
+NOW = 1_795_300_000_000
+
+
+def hb(seq, **kw):
+    return {"v": 1, "seq": seq, "ts": NOW - 1000 + seq, "lat": 30.0, "lon": 120.0, "acc": 5.0, **kw}
+
+
+def msg(topic, obj, raw=None):
+    return Inbound(topic, raw if raw is not None else orjson.dumps(obj), 1, NOW / 1000)
+
+
+def test_runs_merge_contiguous_and_duplicate_seqs():
+    assert runs([5, 1, 2, 3, 3, 9, 10, 7]) == [(1, 3), (5, 5), (7, 7), (9, 10)]
+    assert runs([]) == []
+
+
+def test_rows_and_dead_letters_both_count_for_receipts():
+    rows = build_rows([msg("gw/v1/h-1/hb", [hb(0), hb(1, lat=99.0), hb(2)]),
+                       msg("gw/v1/h-1/hb", None, raw=b"nope")], NOW, 86_400_000)
+    assert len(rows.heartbeat) == 2 and len(rows.dead_letter) == 2
+    assert sorted(rows.seqs[("h-1", "hb")]) == [0, 1, 2]
+    assert rows.dead_letter[1][3] == "not_json" and rows.dead_letter[1][6] is None
+
+
+def test_whole_array_refusal_still_covers_every_seq():
+    rows = build_rows([msg("gw/v1/h-1/hb", [hb(i, note="\u0000") for i in range(3)])], NOW, 86_400_000)
+    assert rows.heartbeat == [] and [d[3] for d in rows.dead_letter] == ["invalid_value"]
+    assert sorted(rows.seqs[("h-1", "hb")]) == [0, 1, 2]
+
+
+def test_registration_filter_dead_letters_the_whole_message_once():
+    rows = build_rows([msg("gw/v1/h-9/hb", [hb(0), hb(1)])], NOW, 86_400_000,
+                      device_filter=lambda dev: Reason.UNREGISTERED_DEVICE)
+    assert rows.heartbeat == [] and len(rows.dead_letter) == 1
+    assert rows.dead_letter[0][3] == "unregistered_device"
+    assert sorted(rows.seqs[("h-9", "hb")]) == [0, 1]
+
+
+def test_receipts_are_coalesced_per_device_and_kind():
+    c = ReceiptCoalescer(interval_s=1.0)
+    assert c.offer("a", "hb", 5, now=10.0) == [("a", "hb", 5)]
+    assert c.offer("a", "hb", 9, now=10.2) == []
+    assert c.offer("a", "det", 1, now=10.3) == [("a", "det", 1)]
+    assert c.offer("a", "hb", 12, now=10.5) == []
+    assert c.due(now=10.9) == []
+    assert c.due(now=11.0) == [("a", "hb", 12)]
+    assert c.due(now=20.0) == []
