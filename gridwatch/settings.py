@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     edge_heartbeat_interval_s: float = Field(default=30.0, gt=0)
     edge_reconnect_min_s: float = 0.5
     edge_reconnect_max_s: float = 60.0
+    # Longer than the worst outage: receipts and commands wait in the broker meanwhile.
+    edge_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=60)
+    edge_keepalive_s: int = Field(default=30, ge=5, le=65535)
 
     def mqtt(self) -> MqttEndpoint:
         return MqttEndpoint.parse(self.mqtt_url)
