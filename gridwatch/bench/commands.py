@@ -1,0 +1,42 @@
+"""`gridwatch bench ingest`: benchmarks that print numbers (targets live here, not in unit tests)."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="run a benchmark and print its figures")
+    s = p.add_subparsers(dest="bench", required=True)
+    i = s.add_parser("ingest", help="end-to-end ingest throughput, latency and loss vs a bare paho-to-COPY pipeline")
+    i.add_argument("--single", type=int, default=100_000, help="single-message heartbeats per case")
+    i.add_argument("--arrays", type=int, default=1_000_000, help="heartbeats per case sent as 50-heartbeat arrays")
+    i.add_argument("--workers", default="1,2", help="comma-separated ingest slot counts to try")
+    i.add_argument("--devices", type=int, default=1000, help="simulated devices")
+    i.add_argument("--pipelines", default="bare,full", help="bare and/or full")
+    i.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    i.set_defaults(handler=_ingest)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    import platform
+    import os
+
+    from gridwatch.bench.ingest import format_table, prepare_database, run_case
+    from gridwatch.bench.stack import bench_stack
+
+    results = []
+    with bench_stack() as (settings, relay_url):
+        prepare_database(settings.database_url)
+        for workers in [int(w) for w in args.workers.split(",")]:
+            for shape, n in (("single", args.single), ("array50", args.arrays)):
+                if n <= 0:
+                    continue
+                for pipeline in args.pipelines.split(","):
+                    r = run_case(settings, relay_url, pipeline, shape, workers, n, args.devices, args.publishers)
+                    results.append(r)
+                    print(format_table([r]).splitlines()[1], flush=True)
+    print()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          "broker, database, publisher and ingest on this one machine")
+    print(format_table(results))
+    return 0

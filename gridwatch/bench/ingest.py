@@ -1,0 +1,168 @@
+"""`gridwatch bench ingest`: heartbeats/s and latency from publish to commit.
+
+Runs, on one private broker with the project's configuration and a fresh
+database, the full ingest and a bare paho-to-COPY pipeline, each with N slot
+processes, for single heartbeats and for 50-heartbeat arrays. Latency is
+estimated from the committed row count sampled every 50 ms against each
+message's publish time, so it has 50 ms resolution.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import psycopg
+
+from gridwatch.settings import Settings
+
+from .publisher import build_messages, publish, publish_process_main
+
+
+@dataclass
+class Result:
+    pipeline: str
+    shape: str
+    workers: int
+    heartbeats: int
+    stored: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.stored / self.seconds if self.seconds else 0.0
+
+    @property
+    def lost(self) -> int:
+        return self.heartbeats - self.stored
+
+
+def _count(conn: psycopg.Connection, table: str, prefix: str) -> int:
+    return conn.execute(f"SELECT count(*) FROM {table} WHERE dev LIKE %s", (prefix + "%",)).fetchone()[0]
+
+
+def _start_consumers(settings: Settings, pipeline: str, workers: int) -> list[mp.Process]:
+    from cloud.ingest.slot import slot_process_main
+
+    from .bare import bare_process_main
+
+    ctx = mp.get_context("spawn")
+    procs = []
+    for slot in range(1, workers + 1):
+        if pipeline == "full":
+            p = ctx.Process(target=slot_process_main, args=(settings.model_dump_json(), slot, 0, True))
+        else:
+            p = ctx.Process(target=bare_process_main, args=(settings.model_dump_json(), slot))
+        p.start()
+        procs.append(p)
+    return procs
+
+
+def _warm_up(settings: Settings, relay_url: str, table: str, workers: int) -> None:
+    """Publish until every slot has stored something: all are subscribed."""
+    tag = uuid.uuid4().hex[:6]
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            msgs = build_messages(int(time.time() * 1000), 4 * workers, 1, 4 * workers, f"w{tag}")
+            publish(relay_url, msgs, [0.0] * len(msgs))
+            time.sleep(0.5)
+            if _count(conn, table, f"bw{tag}") >= 4 * workers:
+                return
+    raise TimeoutError("ingest slots did not start consuming within 60 s")
+
+
+def _latencies(sent_at: np.ndarray, per_msg: np.ndarray, samples: list[tuple[float, int]]) -> np.ndarray:
+    """For each heartbeat in publish order, first sample time whose count covers it, minus its publish time."""
+    cum = np.cumsum(per_msg)
+    times = np.array([t for t, _ in samples])
+    counts = np.array([c for _, c in samples])
+    idx = np.searchsorted(counts, cum, side="left")
+    idx = np.minimum(idx, len(times) - 1)
+    return (times[idx] - sent_at) * 1000.0
+
+
+def _publish_parallel(relay_url: str, msgs: list, publishers: int):
+    """Split by device (each device's order kept) over publisher processes; all start together."""
+    ctx = mp.get_context("spawn")
+    groups = [[m for m in msgs if hash(m[0]) % publishers == g] for g in range(publishers)]
+    out = ctx.Queue()
+    start_at = time.time() + 3.0  # after the processes have imported paho
+    procs = [ctx.Process(target=publish_process_main, args=(relay_url, grp, start_at, out, i)) for i, grp in enumerate(groups)]
+    for p in procs:
+        p.start()
+    return groups, procs, out, start_at
+
+
+def _collect_sent(groups, procs, out) -> tuple[np.ndarray, np.ndarray]:
+    results = dict(out.get(timeout=600) for _ in procs)
+    for p in procs:
+        p.join(30)
+    sent_at = np.concatenate([np.array(results[i]) for i in range(len(groups))])
+    per_msg = np.concatenate([np.array([m[2] for m in g], dtype=np.int64) for g in groups])
+    order = np.argsort(sent_at, kind="stable")
+    return sent_at[order], per_msg[order]
+
+
+def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, workers: int,
+             heartbeats: int, devices: int, publishers: int = 2) -> Result:
+    table = "heartbeat" if pipeline == "full" else "bench_bare"
+    tag = uuid.uuid4().hex[:6]
+    settings = settings.model_copy(update={"ingest_share_group": f"bench{tag}",
+                                           "ingest_client_prefix": f"bench{tag}{pipeline}"})
+    procs = _start_consumers(settings, pipeline, workers)
+    try:
+        _warm_up(settings, relay_url, table, workers)
+        per = 50 if shape == "array50" else 1
+        msgs = build_messages(int(time.time() * 1000) - 3_600_000, heartbeats, per, devices, tag)
+        samples: list[tuple[float, int]] = []
+        groups, pubs, out, t0 = _publish_parallel(relay_url, msgs, publishers)
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            time.sleep(max(0.0, t0 - time.time()))
+            stored, last_change = 0, time.monotonic()
+            while stored < heartbeats and time.monotonic() - last_change < 20:
+                time.sleep(0.05)
+                n = _count(conn, table, f"b{tag}")
+                samples.append((time.time(), n))
+                if n != stored:
+                    stored, last_change = n, time.monotonic()
+        sent_at, per_msg = _collect_sent(groups, pubs, out)
+        done_at = next(t for t, c in samples if c == stored)
+        lat = _latencies(sent_at, per_msg, samples) if stored == heartbeats else np.array([float("nan")])
+        return Result(pipeline, shape, workers, heartbeats, stored, done_at - t0,
+                      float(np.percentile(lat, 50)), float(np.percentile(lat, 99)))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.join(30)
+
+
+def prepare_database(dsn: str) -> None:
+    from cloud.db.migrate import migrate
+
+    migrate(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(resources.files("gridwatch.bench").joinpath("bare.sql").read_text())
+
+
+def format_table(results: list[Result]) -> str:
+    lines = [f"{'pipeline':<8} {'shape':<8} {'workers':>7} {'heartbeats':>10} {'hb/s':>9} {'p50 ms':>7} "
+             f"{'p99 ms':>7} {'lost':>5}"]
+    for r in results:
+        lines.append(f"{r.pipeline:<8} {r.shape:<8} {r.workers:>7} {r.heartbeats:>10} {r.rate:>9.0f} "
+                     f"{r.p50_ms:>7.0f} {r.p99_ms:>7.0f} {r.lost:>5}")
+    ratios = []
+    for r in results:
+        if r.pipeline == "full":
+            bare = next((b for b in results if b.pipeline == "bare" and b.shape == r.shape
+                         and b.workers == r.workers), None)
+            if bare and bare.rate:
+                ratios.append(f"full/bare {r.shape} x{r.workers}: {r.rate / bare.rate:.2f}")
+    return "\n".join(lines + ratios)
