@@ -14,6 +14,8 @@ from importlib import resources
 
 import psycopg
 
+from cloud.db.errors import DatabaseError, SchemaOutOfDate, StorageModeConflict, wrap_errors
+
 log = logging.getLogger(__name__)
 
 _FILE_RE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)(?:\.(?P<mode>partitioned|timescale))?\.sql$")
@@ -28,6 +30,14 @@ class Migration:
     name: str
     mode: str | None
     sql: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.version:04d}_{self.name}"
+
+
+class MigrationFailed(DatabaseError):
+    """A migration's SQL failed; its transaction was rolled back."""
 
 
 def available() -> list[Migration]:
@@ -49,13 +59,26 @@ def _detect_mode(conn: psycopg.Connection, wanted: str | None) -> str:
         if _has_table(conn, "schema_meta") else None
     if row:
         if wanted and wanted != row[0]:
-            raise RuntimeError(f"storage mode is already {row[0]!r}; it cannot change to {wanted!r}")
+            raise StorageModeConflict(f"storage mode is already {row[0]!r}; it cannot change to {wanted!r} "
+                                      "(migrate a new database to use another mode)")
         return row[0]
     if wanted:
         return wanted
-    has_ts = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')").fetchone()[0]
-    return "timescale" if has_ts else "partitioned"
+    return _default_mode(conn)
+
+
+def _default_mode(conn: psycopg.Connection) -> str:
+    # An installed package is not enough: CREATE EXTENSION timescaledb fails
+    # unless the library is preloaded, and the first migrate fixes the mode for good.
+    available, usable = conn.execute(
+        """SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
+                  EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+                  OR current_setting('shared_preload_libraries') ~ '(^|[\\s,])timescaledb([\\s,]|$)'"""
+    ).fetchone()
+    if available and not usable:
+        log.warning("TimescaleDB is installed but not in shared_preload_libraries: using native partitions; "
+                    "to use TimescaleDB instead, preload it, restart PostgreSQL and migrate a new database")
+    return "timescale" if usable else "partitioned"
 
 
 def _has_table(conn: psycopg.Connection, name: str) -> bool:
@@ -65,7 +88,9 @@ def _has_table(conn: psycopg.Connection, name: str) -> bool:
 def migrate(conninfo: str, mode: str | None = None) -> list[str]:
     """Apply what is missing; returns the names applied (empty when up to date)."""
     done: list[str] = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with wrap_errors(conninfo):
+        conn = psycopg.connect(conninfo, autocommit=True)
+    with conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
         try:
             conn.execute("""CREATE TABLE IF NOT EXISTS schema_migration (
@@ -74,27 +99,54 @@ def migrate(conninfo: str, mode: str | None = None) -> list[str]:
             chosen = _detect_mode(conn, mode)
             applied = {r[0] for r in conn.execute("SELECT version FROM schema_migration")}
             for mig in plan(available(), chosen, applied):
-                with conn.transaction():
-                    conn.execute(mig.sql)
-                    conn.execute("INSERT INTO schema_migration (version, name) VALUES (%s, %s)",
-                                 (mig.version, mig.name))
-                    if mig.version == 1:
-                        conn.execute("INSERT INTO schema_meta VALUES ('storage_mode', %s)", (chosen,))
-                log.info("applied migration %04d_%s (%s)", mig.version, mig.name, chosen)
-                done.append(f"{mig.version:04d}_{mig.name}")
+                _apply(conn, mig, chosen)
+                log.info("applied migration %s (%s)", mig.label, chosen)
+                done.append(mig.label)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
     return done
 
 
+def _apply(conn: psycopg.Connection, mig: Migration, mode: str) -> None:
+    try:
+        with conn.transaction():
+            conn.execute(mig.sql)
+            conn.execute("INSERT INTO schema_migration (version, name) VALUES (%s, %s)", (mig.version, mig.name))
+            if mig.version == 1:
+                conn.execute("INSERT INTO schema_meta VALUES ('storage_mode', %s)", (mode,))
+    except psycopg.Error as exc:
+        hint = f" ({exc.diag.message_hint})" if exc.diag.message_hint else ""
+        raise MigrationFailed(f"migration {mig.label} ({mode}) failed and was rolled back: {exc}{hint}") from exc
+
+
 def status(conninfo: str) -> dict:
-    with psycopg.connect(conninfo) as conn:
+    with wrap_errors(conninfo), psycopg.connect(conninfo) as conn:
         if not _has_table(conn, "schema_migration"):
-            return {"storage_mode": None, "applied": [], "pending": [m.name for m in available()]}
+            pending = plan(available(), _default_mode(conn), set())
+            return {"storage_mode": None, "applied": [], "pending": [m.label for m in pending]}
         mode = conn.execute("SELECT value FROM schema_meta WHERE key = 'storage_mode'").fetchone()
         applied = {r[0]: r[1] for r in conn.execute("SELECT version, name FROM schema_migration ORDER BY version")}
         mode_name = mode[0] if mode else None
-        pending = [f"{m.version:04d}_{m.name}" for m in plan(available(), mode_name or "partitioned", set(applied))]
+        pending = [m.label for m in plan(available(), mode_name or "partitioned", set(applied))]
         return {"storage_mode": mode_name,
                 "applied": [f"{v:04d}_{n}" for v, n in applied.items()],
                 "pending": pending}
+
+
+def check_schema(conn: psycopg.Connection) -> None:
+    """Raise SchemaOutOfDate unless the database has exactly the migrations this code ships.
+
+    For a process's start-up: better a clear refusal than errors on first use.
+    """
+    with wrap_errors():
+        if not _has_table(conn, "schema_migration"):
+            raise SchemaOutOfDate("the database has no gridwatch schema; run `gridwatch db migrate`")
+        applied = {r[0] for r in conn.execute("SELECT version FROM schema_migration")}
+    known = {m.version for m in available()}
+    if applied - known:
+        newer = ", ".join(f"{v:04d}" for v in sorted(applied - known))
+        raise SchemaOutOfDate(f"the database was migrated by a newer gridwatch (migrations {newer} are "
+                              "unknown here); upgrade this gridwatch")
+    if known - applied:
+        missing = ", ".join(f"{v:04d}" for v in sorted(known - applied))
+        raise SchemaOutOfDate(f"migrations {missing} are pending; run `gridwatch db migrate`")

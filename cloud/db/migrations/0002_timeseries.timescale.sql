@@ -1,7 +1,21 @@
 -- Time-series tables as TimescaleDB hypertables (1-day chunks on device time
--- `ts`), compressed per device after a week. Retention and compression ages
--- are applied from settings by `gridwatch db migrate` (gw_apply_policies).
+-- `ts`), compressed per device. Retention and compression ages are applied
+-- from settings by `gridwatch db migrate` (gw_apply_policies, migration 0003).
+--
+-- Minimum TimescaleDB 2.13: create_hypertable(..., by_range(...)) below is the
+-- API introduced in 2.13, and the ingest's INSERT ... ON CONFLICT DO NOTHING
+-- into compressed chunks needs 2.11 or later (earlier versions refuse it).
 CREATE EXTENSION IF NOT EXISTS timescaledb;
+
+DO $$
+DECLARE
+    version text := (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb');
+BEGIN
+    IF string_to_array(split_part(version, '-', 1), '.')::int[] < '{2,13}' THEN
+        RAISE EXCEPTION 'gridwatch needs TimescaleDB 2.13 or later; this database has %', version
+            USING HINT = 'upgrade TimescaleDB, or migrate a new database with --mode partitioned';
+    END IF;
+END $$;
 
 CREATE TABLE heartbeat (
     dev         text NOT NULL,

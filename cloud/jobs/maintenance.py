@@ -1,0 +1,64 @@
+"""Scheduled storage maintenance: partitions, retention, policies.
+
+`add_maintenance_jobs` puts the job into the process's APScheduler (3.x); the
+composition root creates and starts the scheduler. Every `gridwatch cloud`
+process may run it: the SQL side serialises runs with an advisory lock, and
+a run that finds the work done does nothing.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import psycopg
+from apscheduler.job import Job
+from apscheduler.schedulers.base import BaseScheduler
+from psycopg_pool import ConnectionPool
+
+from cloud.db.errors import DatabaseError, wrap_errors
+from cloud.db.partitions import MaintenanceAction, run_maintenance
+from gridwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "gridwatch.storage_maintenance"
+INTERVAL_S = 3600
+
+
+def add_maintenance_jobs(scheduler: BaseScheduler, pool_or_dsn: ConnectionPool | str, settings: Settings) -> Job:
+    """Schedule the maintenance hourly and once right away (at scheduler start)."""
+    return scheduler.add_job(
+        run_maintenance_job, "interval", seconds=INTERVAL_S, args=(pool_or_dsn, settings),
+        id=JOB_ID, name="storage maintenance", replace_existing=True,
+        next_run_time=datetime.now(timezone.utc),
+        # Runs missed while the process was suspended or busy collapse into one,
+        # however late: the work is idempotent and catches up whole.
+        coalesce=True, misfire_grace_time=None, max_instances=1,
+    )
+
+
+def run_maintenance_job(pool_or_dsn: ConnectionPool | str, settings: Settings) -> list[MaintenanceAction] | None:
+    """One run; what it did, or None when it failed (logged: the next run retries)."""
+    try:
+        with _connection(pool_or_dsn) as conn:
+            return run_maintenance(conn, settings)
+    except DatabaseError as exc:
+        log.error("storage maintenance failed, retried in %d s: %s", INTERVAL_S, exc)
+    except Exception:
+        # The scheduler's thread must survive whatever happens here; the traceback shows the bug.
+        log.exception("storage maintenance failed, retried in %d s", INTERVAL_S)
+    return None
+
+
+@contextmanager
+def _connection(pool_or_dsn: ConnectionPool | str) -> Iterator[psycopg.Connection]:
+    if isinstance(pool_or_dsn, str):
+        with wrap_errors(pool_or_dsn):
+            conn = psycopg.connect(pool_or_dsn)
+        with conn:
+            yield conn
+    else:
+        with wrap_errors(), pool_or_dsn.connection() as conn:
+            yield conn
