@@ -146,8 +146,9 @@ def test_concurrent_runs_wait_for_each_other_and_create_nothing_twice(conn, db_u
         worker = threading.Thread(target=lambda: second.extend(ensure_partitions(other, settings)))
         worker.start()
         deadline = time.monotonic() + 10
-        while not conn.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-                               "AND NOT granted)").fetchone()[0]:
+        while not conn.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                               "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+                               ).fetchone()[0]:
             assert time.monotonic() < deadline, "the second run never waited for the first"
             time.sleep(0.02)
         conn.commit()
