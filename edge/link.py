@@ -63,12 +63,31 @@ class _Route:
     on_command: OnCommand | None
 
 
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """Closes itself when the TLS handshake fails.
+
+    paho 2.2 drops the socket of a failed handshake without closing it: one
+    leaked descriptor per reconnect attempt against a broker whose certificate
+    we refuse, until the device runs out of them.
+    """
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except OSError:
+            self.close()
+            raise
+
+
 def tls_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
     """System trust store (or `ca_file`); `insecure` accepts any certificate (test rigs only)."""
     ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     if insecure:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    ctx.sslsocket_class = _ClosingSSLSocket
     return ctx
 
 
@@ -115,6 +134,7 @@ class Link:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         client.username_pw_set(self.endpoint.username or self.dev, self.endpoint.password)
         if self.endpoint.tls:
+            # paho takes its host name check from the context's check_hostname.
             client.tls_set_context(tls_context(ca_file, insecure))
         client.max_queued_messages_set(max_queued)
         client.max_inflight_messages_set(100)
