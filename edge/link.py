@@ -34,6 +34,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
+from gridwatch.settings import MqttEndpoint, Settings
 from protocols import topics
 from protocols.models import Command, DeviceState, Receipt
 
@@ -94,7 +95,7 @@ def tls_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
 class Link:
     """One MQTT 5 client: connect, stay connected, publish, route downlink messages."""
 
-    def __init__(self, endpoint: Any, dev: str, *, client_id: str | None = None,
+    def __init__(self, endpoint: MqttEndpoint, dev: str, *, client_id: str | None = None,
                  ca_file: Path | None = None, insecure_tls: bool = False, backoff: Backoff = Backoff(),
                  session_expiry_s: int = 7 * 24 * 3600, keepalive_s: int = 30, max_queued: int = 10_000,
                  wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
@@ -117,11 +118,9 @@ class Link:
         self._client = self._make_client(client_id or dev, ca_file, insecure_tls, max_queued)
 
     @classmethod
-    def from_settings(cls, settings: Any, dev: str, *, url: str | None = None,
+    def from_settings(cls, settings: Settings, dev: str, *, url: str | None = None,
                       password: str | None = None, **kw: Any) -> "Link":
         """The link of device `dev`: credentials from the URL, else username = `dev` and `password`."""
-        from gridwatch.settings import MqttEndpoint
-
         endpoint = MqttEndpoint.parse(url or settings.mqtt_url)
         if password is not None or endpoint.username is None:
             endpoint = endpoint.model_copy(update={"username": dev, "password": password or endpoint.password})

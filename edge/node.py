@@ -6,18 +6,18 @@ device on a shared Link instead.
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Any
+
+from gridwatch.settings import Settings
 
 from .link import Link
 from .outbox import Outbox, OutboxStats
 from .sender import Sender
 
-log = logging.getLogger(__name__)
-
 
 class EdgeNode:
+    """Device `dev`: its outbox, its link and the sender between them."""
+
     def __init__(self, dev: str, link: Link, outbox: Outbox) -> None:
         self.dev = dev
         self.link = link
@@ -25,7 +25,7 @@ class EdgeNode:
         self.sender = Sender(dev, outbox, link)
 
     @classmethod
-    def open(cls, settings: Any, dev: str, *, url: str | None = None, password: str | None = None,
+    def open(cls, settings: Settings, dev: str, *, url: str | None = None, password: str | None = None,
              outbox_path: Path | str | None = None) -> "EdgeNode":
         """From settings: GRIDWATCH_MQTT_URL (or `url`), username = `dev` unless the URL names one."""
         outbox = Outbox.from_settings(settings, outbox_path, dev=dev)

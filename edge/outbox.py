@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from gridwatch.settings import Settings
 from protocols.models import MAX_PAYLOAD_BYTES, SCHEMA_VERSION, UPLINK_MODELS
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class Outbox:
                               "give each device its own outbox file")
 
     @classmethod
-    def from_settings(cls, settings: Any, path: Path | str | None = None, **kw: Any) -> "Outbox":
+    def from_settings(cls, settings: Settings, path: Path | str | None = None, **kw: Any) -> "Outbox":
         return cls(path or settings.edge_outbox_path, max_messages=settings.edge_outbox_max_messages,
                    max_inflight=settings.edge_max_inflight, resend_after_s=settings.edge_resend_after_s, **kw)
 

@@ -116,7 +116,11 @@ class CloudStub:
             return set(self.seqs[(dev, kind)])
 
     def close(self) -> None:
-        self.pause()
+        """Disconnect and end the session, so the shared broker stops queueing for it."""
+        props = Properties(PacketTypes.DISCONNECT)
+        props.SessionExpiryInterval = 0
+        self.client.disconnect(properties=props)
+        self.client.loop_stop()
 
 
 @pytest.fixture
