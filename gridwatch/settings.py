@@ -72,6 +72,21 @@ class Settings(BaseSettings):
     # API
     token_ttl_s: int = Field(default=12 * 3600, ge=60)
 
+    # Broker files and accounts (`gridwatch broker config|sync`, `gridwatch devices add`)
+    # Directory of the rendered mosquitto.conf/passwd/acl: `devices add` refreshes its passwd.
+    broker_dir: Path | None = None
+    # Mosquitto's pid file to SIGHUP after a refresh (default: the conf's pid_file).
+    broker_pid_file: Path | None = None
+    # The URL devices are told to use, e.g. mqtts://mqtt.example.org:8883 (default: mqtt_url's host).
+    broker_public_url: str | None = None
+    # Service account passwords; when unset, `broker config` keeps or generates them
+    # (the cloud's is also taken from mqtt_url when its user is gridwatch-cloud). Never logged.
+    broker_cloud_password: str | None = None
+    broker_relay_password: str | None = None
+    broker_frigate_password: str | None = None
+    # PBKDF2 iterations of new `$7$` hashes: the broker pays them on every CONNECT.
+    broker_hash_iterations: int = Field(default=1000, ge=1, le=1_000_000)
+
     # Edge
     edge_outbox_path: Path = Path(".gridwatch/outbox.sqlite3")
     edge_max_inflight: int = Field(default=1000, ge=1, le=20000)
