@@ -209,3 +209,22 @@ def test_listeners_hear_of_each_put(open_outbox):
     ob.add_listener(lambda: calls.append(1))
     ob.put("hb", hb())
     assert calls == [1]
+
+
+def test_puts_from_several_threads_get_distinct_consecutive_seqs(open_outbox):
+    import threading
+
+    ob = open_outbox()
+    seqs: list[int] = []
+
+    def agent() -> None:
+        got = [ob.put("hb", hb(i)) for i in range(100)]
+        seqs.extend(got)  # list.extend is atomic under the GIL
+
+    threads = [threading.Thread(target=agent) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(seqs) == list(range(400))
+    assert [r.seq for r in ob.due()] == list(range(400))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from edge.link import Backoff
 from edge.outbox import Outbox, Pending
 from edge.sender import PAYLOAD_BUDGET, Sender, batches, encode
 from protocols import topics
@@ -153,16 +152,3 @@ def test_flush_reports_whether_every_message_was_confirmed(outbox):
         assert sender.flush(2.0)
     finally:
         sender.stop()
-
-
-def test_backoff_grows_with_jitter_up_to_the_cap():
-    import random
-
-    b = Backoff(min_s=0.5, max_s=8.0)
-    rng = random.Random(7)
-    delays = [[b.delay(n, rng) for _ in range(200)] for n in range(8)]
-    for n, ds in enumerate(delays):
-        cap = min(8.0, 0.5 * 2 ** n)
-        assert all(cap / 2 <= d <= cap for d in ds)
-        assert max(ds) - min(ds) > cap / 4  # spread: devices do not return in step
-    assert max(delays[-1]) <= 8.0
