@@ -58,10 +58,10 @@ class Backoff:
         return cap / 2 + (rng or random).uniform(0, cap / 2)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Route:
-    on_receipt: OnReceipt
-    on_command: OnCommand | None
+    on_receipt: OnReceipt | None = None
+    on_command: OnCommand | None = None
 
 
 class _ClosingSSLSocket(ssl.SSLSocket):
@@ -185,12 +185,18 @@ class Link:
         """`callback(connected)` on every connect and disconnect, in paho's thread: keep it short."""
         self._listeners.append(callback)
 
-    def attach(self, dev: str, on_receipt: OnReceipt, on_command: OnCommand | None = None) -> None:
-        """Route `dev`'s receipts and commands to these callbacks (which must only enqueue)."""
+    def attach(self, dev: str, on_receipt: OnReceipt | None = None, on_command: OnCommand | None = None) -> None:
+        """Route `dev`'s receipts and/or commands to these callbacks (which must only enqueue).
+
+        Each given callback replaces the earlier one of its kind: the Sender
+        takes the receipts, a command handler can attach to the same device later.
+        """
         if not topics.is_device_id(dev):
             raise ValueError(f"not a valid device id: {dev!r}")
         with self._lock:
-            self._routes[dev] = _Route(on_receipt, on_command)
+            route = self._routes.setdefault(dev, _Route())
+            route.on_receipt = on_receipt or route.on_receipt
+            route.on_command = on_command or route.on_command
         if self.connected:
             self._greet(dev)
 
@@ -300,7 +306,7 @@ class Link:
             log.debug("%s: message on unexpected topic %s", self.dev, msg.topic)
             return
         try:
-            if ref.kind == "ack":
+            if ref.kind == "ack" and route.on_receipt is not None:
                 route.on_receipt(Receipt.model_validate_json(msg.payload))
             elif ref.kind == "cmd":
                 self._command(ref.dev, route, Command.model_validate_json(msg.payload))

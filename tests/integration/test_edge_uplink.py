@@ -29,7 +29,7 @@ from edge.sender import Sender
 from gridwatch.settings import MqttEndpoint, load_settings
 from protocols import topics
 from protocols.decode import decode
-from protocols.models import Receipt
+from protocols.models import Command, Receipt
 from tests.support import services
 
 PATH = [(31.2300, 121.4700), (31.2310, 121.4712)]
@@ -193,6 +193,30 @@ def test_receipts_from_the_cloud_delete_from_the_outbox(broker, settings, dev, s
             cloud_link.disconnect()
             cloud_link.loop_stop()
         assert node.stats().confirmed == 10
+    finally:
+        node.close()
+
+
+def test_commands_reach_a_handler_and_bad_downlink_messages_are_ignored(broker, settings, dev, silent_cloud,
+                                                                        tmp_path):
+    node = open_node(settings, broker, dev, tmp_path)
+    commands: list = []
+    node.link.attach(dev, on_command=commands.append)  # beside the sender's receipts
+    try:
+        run_agent(node, count=3)
+        assert wait_for(lambda: len(silent_cloud.distinct(dev)) == 3)
+        cloud_link = _publisher(broker)
+        try:
+            for bad in (b"not json", b'{"v":1,"kind":"hb","seq":"2","ts":1}'):
+                cloud_link.publish(topics.build(dev, "ack"), bad, qos=1).wait_for_publish(5)
+            cmd = Command(id="c-1", cmd="ping", ts=time.time_ns() // 1_000_000)
+            cloud_link.publish(topics.build(dev, "cmd"), cmd.model_dump_json(), qos=1).wait_for_publish(5)
+            _receipt(cloud_link, dev, "hb", 2)
+            assert wait_for(lambda: commands == [cmd])
+            assert wait_for(lambda: len(node.outbox) == 0)  # the link survived the bad ones
+        finally:
+            cloud_link.disconnect()
+            cloud_link.loop_stop()
     finally:
         node.close()
 
