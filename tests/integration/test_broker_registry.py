@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import getpass
 import os
+import pwd
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -211,3 +214,69 @@ def test_sync_is_atomic_and_keeps_the_files_mode(deployment, capsys):
     assert oct(passwd.stat().st_mode & 0o777) == "0o640"
     assert set(parse_password_file(passwd.read_text())) == {CLOUD_USER, "hs-24"}
     assert not [p for p in passwd.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def _mosquitto_user_exists() -> bool:
+    try:
+        pwd.getpwnam("mosquitto")
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not _mosquitto_user_exists(),
+                    reason="needs root and the mosquitto user (Debian package) to drop privileges")
+def test_root_rendered_files_work_for_a_broker_that_drops_to_mosquitto(db_url, monkeypatch, capsys):
+    # pytest's tmp dirs are 0700: the mosquitto user could not even reach them.
+    base = Path(tempfile.mkdtemp(prefix="gw-prod-", dir="/tmp"))
+    base.chmod(0o755)
+    port = services.free_port()
+    monkeypatch.setenv("GRIDWATCH_DATABASE_URL", db_url)
+    monkeypatch.setenv("GRIDWATCH_MQTT_URL", f"mqtt://{CLOUD_USER}:cloud-password-123@127.0.0.1:{port}")
+    proc = None
+    try:
+        assert main(["broker", "config", "--out", str(base / "b"), "--port", str(port), "--no-relay"]) == 0
+        proc = subprocess.Popen(["mosquitto", "-c", str(base / "b" / "mosquitto.conf")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        services.wait_port(port)
+        uid = int(Path(f"/proc/{proc.pid}/status").read_text().split("\nUid:\t")[1].split()[0])
+        assert uid == pwd.getpwnam("mosquitto").pw_uid  # it really dropped root
+        monkeypatch.setenv("GRIDWATCH_BROKER_DIR", str(base / "b"))
+        creds = _add(capsys, "hs-25", "--kind", "handset")  # rewrites passwd as root, then SIGHUP
+        st = (base / "b" / "passwd").stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, pwd.getpwnam("mosquitto").pw_gid, 0o640)
+        assert _login(port, "hs-25", creds["password"]) == 0
+        assert _login(port, CLOUD_USER, "cloud-password-123") == 0
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_devices_list_shows_registered_and_unregistered(db_url, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("GRIDWATCH_DATABASE_URL", db_url)
+    with psycopg.connect(db_url) as c:
+        c.execute("INSERT INTO device (dev, registered) VALUES ('stray-9', false)")
+    _add(capsys, "cam-26", "--kind", "camera", "--lat", "1.5", "--lon", "2.5", "--alias", "frigate:yard")
+    assert main(["devices", "list", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["dev"], r["registered"], r["aliases"], r["has_credentials"]) for r in rows] == \
+        [("cam-26", True, ["frigate:yard"], True), ("stray-9", False, [], False)]
+    assert main(["devices", "list", "--unregistered"]) == 0
+    assert capsys.readouterr().out.split("\t")[0] == "stray-9"
+    assert main(["devices", "add", "Bad", "--kind", "handset"]) == 2  # a user mistake: no traceback
+    assert "device id 'Bad'" in capsys.readouterr().err
+
+
+def test_devices_add_reads_a_chosen_password_from_stdin(db_url, monkeypatch, capsys):
+    import io
+
+    monkeypatch.setenv("GRIDWATCH_DATABASE_URL", db_url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("chosen-password-9\n"))
+    creds = _add(capsys, "hs-27", "--kind", "handset", "--password-stdin")
+    assert creds["password"] == "chosen-password-9"
+    with psycopg.connect(db_url) as c:
+        assert verify_password("chosen-password-9", broker_password_hashes(c)["hs-27"])
