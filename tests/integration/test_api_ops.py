@@ -34,7 +34,8 @@ def test_healthz_is_503_when_the_database_is_unreachable(db_url, monkeypatch):
         dead_pool.close()
 
 
-def test_metrics_expose_process_counters_and_database_gauges(client, db_url):
+def test_metrics_expose_process_counters_and_database_gauges(client, db_url, monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)  # this process's registry, not the files
     add_device(db_url, "h1", online=True)
     add_heartbeats(db_url, "h1", [(1, minutes_ago(1), 31, 121, None), (2, minutes_ago(0.5), 31, 121, None)])
     add_dead_letter(db_url, "bad_json", b"{")
