@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     ingest_share_group: str = "ingest"
     require_registration: bool = False
     receipt_min_interval_s: float = 1.0
+    # A hole in a device's seqs older than this is stepped over (see migration 0006).
+    receipt_gap_timeout_s: int = Field(default=600, ge=60)
+    # How often slots reload registry state (registered devices, aliases, grids).
+    ingest_refresh_s: float = Field(default=10.0, gt=0)
     max_future_skew_s: int = 24 * 3600
 
     # Storage

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from protocols import decode as wire
@@ -97,12 +97,28 @@ def _note_seq(rows: Rows, dev: str | None, kind: str | None, seq: int | None) ->
         rows.seqs.setdefault((dev, kind), []).append(seq)
 
 
-def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
-               device_filter: DeviceFilter | None = None) -> Rows:
-    rows = Rows()
+def translated(batch: Iterable[Inbound], translators: list, now_ms: int,
+               rows: Rows) -> Iterable[tuple[Inbound, str, bytes]]:
+    """Contract (topic, payload) of every message; outside formats go through their translator."""
     for msg in batch:
+        translator = next((t for t in translators if t.matches(msg.topic)), None)
+        if translator is None:
+            yield msg, msg.topic, msg.payload
+            continue
+        result = translator.translate(msg, now_ms)
+        if isinstance(result, Rejection):
+            _dead(rows, msg, datetime.fromtimestamp(msg.received_at, UTC), None, result)
+            continue
+        for topic, payload in result:
+            yield msg, topic, payload
+
+
+def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
+               device_filter: DeviceFilter | None = None, translators: list | None = None) -> Rows:
+    rows = Rows()
+    for msg, topic, payload in translated(batch, translators or [], now_ms, rows):
         received = datetime.fromtimestamp(msg.received_at, UTC)
-        decoded = wire.decode(msg.topic, msg.payload, now_ms, max_future_ms)
+        decoded = wire.decode(topic, payload, now_ms, max_future_ms)
         dev, kind = decoded.dev, decoded.kind
         refused = device_filter(dev) if (dev is not None and device_filter) else None
         if refused is not None:
@@ -114,7 +130,8 @@ def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
                       Rejection(refused, f"device {dev!r} is not registered", msg.payload, first))
             decoded.messages = []
         for rej in decoded.rejections:
-            _dead(rows, msg, received, dev, rej)
+            # An outside client's message is kept as it came, not as we translated it.
+            _dead(rows, msg, received, dev, rej if topic == msg.topic else replace(rej, raw=msg.payload))
             for seq in rej.covered():
                 _note_seq(rows, dev, kind, seq)
         for m in decoded.messages:

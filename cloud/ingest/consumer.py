@@ -32,8 +32,11 @@ def slot_client_id(settings: Settings, slot: int) -> str:
     return f"{settings.ingest_client_prefix}-ingest-{slot}"
 
 
-def subscriptions(settings: Settings) -> list[str]:
-    return [topics.shared_subscription(settings.ingest_share_group, kind) for kind in topics.UPLINK_KINDS]
+def subscriptions(settings: Settings, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The contract's shared subscriptions, plus outside clients' topics, all in the share group."""
+    group = settings.ingest_share_group
+    return ([topics.shared_subscription(group, kind) for kind in topics.UPLINK_KINDS]
+            + [f"$share/{group}/{f}" for f in extra])
 
 
 def make_client(settings: Settings, endpoint: MqttEndpoint, client_id: str) -> mqtt.Client:
@@ -61,8 +64,10 @@ def connect_properties(settings: Settings, expiry_s: int | None = None) -> Prope
 class SlotConsumer:
     """The MQTT side of one ingest slot; `inbox` receives every message, in arrival order."""
 
-    def __init__(self, settings: Settings, slot: int, inbox: queue.Queue, on_session_lost=None):
+    def __init__(self, settings: Settings, slot: int, inbox: queue.Queue, on_session_lost=None,
+                 extra_subscriptions: list[str] | None = None):
         self.settings = settings
+        self.topics = subscriptions(settings, extra_subscriptions or [])
         self.endpoint = settings.mqtt()
         self.client_id = slot_client_id(settings, slot)
         self.inbox = inbox
@@ -93,7 +98,7 @@ class SlotConsumer:
         self.client.loop_stop()
 
     def leave_share_group(self) -> None:
-        self.client.unsubscribe(subscriptions(self.settings))
+        self.client.unsubscribe(self.topics)
 
     def ack(self, mid: int) -> None:
         self.client.ack(mid, 1)
@@ -112,7 +117,7 @@ class SlotConsumer:
         if not flags.session_present:
             log.warning("%s: no session on the broker (new slot, or it expired)", self.client_id)
         self._first_connect = False
-        client.subscribe([(t, SubscribeOptions(qos=1)) for t in subscriptions(self.settings)])
+        client.subscribe([(t, SubscribeOptions(qos=1)) for t in self.topics])
         self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:

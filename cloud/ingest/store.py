@@ -37,7 +37,8 @@ _JSON_COL = {name: [i for i, (col, _) in enumerate(cols) if col == "extra"][0] f
 
 @dataclass(frozen=True, slots=True)
 class Advanced:
-    """A receipt cursor that moved in this commit."""
+    """A receipt cursor to tell its device about: it moved in this commit, or
+    the batch repeated seqs it already covers (the device missed a receipt)."""
 
     dev: str
     kind: str
@@ -54,7 +55,8 @@ def prepare(conn: psycopg.Connection) -> None:
                      "(dev text, kind text, lo bigint, hi bigint) ON COMMIT DELETE ROWS")
 
 
-def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple]) -> None:
+def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool) -> list[tuple]:
+    """COPY into staging, insert what is new; returns the new rows when asked."""
     cols = TABLES[name]
     jcol = _JSON_COL[name]
     with cur.copy(f"COPY stage_{name} ({', '.join(c for c, _ in cols)}) FROM STDIN (FORMAT BINARY)") as cp:
@@ -66,7 +68,8 @@ def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple]) -> None:
     # Sorted inserts take index locks in one order in every worker: no deadlocks.
     col_list = ", ".join(c for c, _ in cols)
     cur.execute(f"INSERT INTO {name} ({col_list}) SELECT {col_list} FROM stage_{name} "
-                "ORDER BY dev, ts, seq ON CONFLICT DO NOTHING")
+                "ORDER BY dev, ts, seq ON CONFLICT DO NOTHING" + (f" RETURNING {col_list}" if want_fresh else ""))
+    return cur.fetchall() if want_fresh else []
 
 
 def _store_states(cur: psycopg.Cursor, rows: list[tuple]) -> None:
@@ -119,31 +122,39 @@ def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]]
     if not seqs:
         return []
     keys = sorted(seqs)
-    # Lock the cursors in one order first: a concurrent worker's runs for the
-    # same device are then committed and visible to the walk below.
     arrays = ([d for d, _ in keys], [k for _, k in keys])
     cur.execute("INSERT INTO receipt_cursor (dev, kind) SELECT * FROM unnest(%s::text[], %s::text[]) "
                 "ON CONFLICT DO NOTHING", arrays)
-    cur.execute("SELECT 1 FROM receipt_cursor WHERE (dev, kind) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
-                "ORDER BY dev, kind FOR UPDATE", arrays)
+    # Lock the cursors in one order first: a concurrent worker's runs for the
+    # same device are then committed and visible to the walk below.
+    before = {(d, k): s for d, k, s in cur.execute(
+        "SELECT dev, kind, seq FROM receipt_cursor WHERE (dev, kind) IN "
+        "(SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY dev, kind FOR UPDATE", arrays).fetchall()}
     with cur.copy("COPY stage_run (dev, kind, lo, hi) FROM STDIN") as cp:
         for (dev, kind) in keys:
             for lo, hi in runs(seqs[(dev, kind)]):
                 cp.write_row((dev, kind, lo, hi))
     cur.execute("INSERT INTO seq_ledger (dev, kind, lo, hi) SELECT dev, kind, lo, hi FROM stage_run")
-    advanced = [Advanced(*r) for r in cur.execute(_ADVANCE).fetchall()]
+    moved = {(d, k): s for d, k, s in cur.execute(_ADVANCE).fetchall()}
     cur.execute("DELETE FROM seq_ledger l USING receipt_cursor c, (SELECT DISTINCT dev, kind FROM stage_run) t "
                 "WHERE l.dev = t.dev AND l.kind = t.kind AND c.dev = l.dev AND c.kind = l.kind AND l.hi <= c.seq")
-    return advanced
+    out = [Advanced(d, k, s) for (d, k), s in moved.items()]
+    # A repeat of what the cursor already covers: its receipt was lost, send it again.
+    out += [Advanced(d, k, before[(d, k)]) for (d, k) in keys
+            if (d, k) not in moved and before[(d, k)] >= 0 and min(seqs[(d, k)]) <= before[(d, k)]]
+    return out
 
 
-def write(conn: psycopg.Connection, rows: Rows) -> list[Advanced]:
-    """Store one batch atomically; returns the receipt cursors that advanced."""
+def write(conn: psycopg.Connection, rows: Rows, reactors: list | None = None) -> list[Advanced]:
+    """Store one batch atomically, run the reactors on what was new; returns receipts to send."""
+    reactors = reactors or []
+    wanted = {t for r in reactors for t in r.tables}
+    fresh: dict[str, list[tuple]] = {}
     with conn.transaction(), conn.cursor() as cur:
         for name in TABLES:
             data = getattr(rows, name)
             if data:
-                _copy(cur, name, data)
+                fresh[name] = _copy(cur, name, data, name in wanted)
         if rows.dead_letter:
             with cur.copy("COPY dead_letter (received_at, topic, payload, reason, detail, dev, seq) "
                           "FROM STDIN") as cp:
@@ -153,4 +164,8 @@ def write(conn: psycopg.Connection, rows: Rows) -> list[Advanced]:
             _touch_devices(cur, rows.seen)
         if rows.state:
             _store_states(cur, rows.state)
+        for reactor in reactors:
+            mine = {t: fresh[t] for t in reactor.tables if fresh.get(t)}
+            if mine:
+                reactor.react(cur, mine)
         return _advance_cursors(cur, rows.seqs)

@@ -24,6 +24,7 @@ from . import metrics, store
 from .batch import Inbound, Rows, build_rows
 from .consumer import SlotConsumer
 from .receipts import ReceiptCoalescer
+from .steps import Steps, default_steps
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +77,21 @@ class RegistrationFilter:
 
 class IngestWorker:
     def __init__(self, settings: Settings, slot: int,
-                 connect: Callable[[], psycopg.Connection] | None = None):
+                 connect: Callable[[], psycopg.Connection] | None = None, steps: Steps | None = None):
         self.settings = settings
         self.slot = slot
+        self.steps = steps if steps is not None else default_steps(settings)
         self.inbox: queue.Queue = queue.Queue(maxsize=settings.ingest_receive_maximum * 2)
         self.consumer = SlotConsumer(settings, slot, self.inbox,
-                                     on_session_lost=lambda cid: metrics.SESSION_LOST.inc())
+                                     on_session_lost=lambda cid: metrics.SESSION_LOST.inc(),
+                                     extra_subscriptions=self.steps.extra_subscriptions())
         self._connect = connect or (lambda: psycopg.connect(settings.database_url))
         self._conn: psycopg.Connection | None = None
         self.receipts = ReceiptCoalescer(settings.receipt_min_interval_s)
         self.registration = RegistrationFilter() if settings.require_registration else None
         self.stored = 0
+        self._refreshed = float("-inf")
+        self._gaps_checked = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------
     def run(self, stop: threading.Event, end_session: bool = False) -> None:
@@ -100,6 +105,7 @@ class IngestWorker:
                 if batch:
                     self.handle(batch, stop)
                 self._send(self.receipts.due(time.monotonic()))
+                self._skip_gaps(stop)
             self._send(self.receipts.due(float("inf")))
         finally:
             self.consumer.stop(end_session=end_session)
@@ -150,8 +156,7 @@ class IngestWorker:
     # -- one batch -------------------------------------------------------
     def handle(self, batch: list[Inbound], stop: threading.Event | None = None) -> None:
         started = time.perf_counter()
-        if self.registration is not None:
-            self.registration.refresh(self._ensure_db(stop or threading.Event()), time.monotonic())
+        self._refresh(stop or threading.Event())
         rows = self._rows(batch)
         advanced = self._commit(batch, rows, stop or threading.Event())
         for item in batch:
@@ -162,16 +167,50 @@ class IngestWorker:
         self._count(batch, rows)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
+    def _refresh(self, stop: threading.Event) -> None:
+        """Reload registry state (registered devices, aliases, grids) at most every ingest_refresh_s."""
+        now = time.monotonic()
+        if now - self._refreshed < self.settings.ingest_refresh_s:
+            return
+        conn = self._ensure_db(stop)
+        if self.registration is not None:
+            self.registration.refresh(conn, now)
+        for step in self.steps.stateful():
+            with conn.transaction():
+                step.refresh(conn)
+        self._refreshed = now
+
+    def _skip_gaps(self, stop: threading.Event) -> None:
+        """Step receipt cursors over holes that stayed open too long (migration 0006)."""
+        now = time.monotonic()
+        if now - self._gaps_checked < 60:
+            return
+        self._gaps_checked = now
+        try:
+            with self._ensure_db(stop).transaction() as tx:
+                moved = tx.connection.execute("SELECT dev, kind, seq FROM gw_skip_receipt_gaps(%s * interval '1 s')",
+                                              (self.settings.receipt_gap_timeout_s,)).fetchall()
+        except psycopg.OperationalError as exc:
+            log.warning("slot %s: gap check failed (%s); next time", self.slot, exc)
+            self._drop_conn()
+            return
+        for dev, kind, seq in moved:
+            log.warning("receipts for %s/%s skipped a hole in its seqs, now at %s", dev, kind, seq)
+            self._send(self.receipts.offer(dev, kind, seq, now))
+
     def _rows(self, batch: list[Inbound]) -> Rows:
-        return build_rows(batch, int(time.time() * 1000), self.settings.max_future_skew_s * 1000,
-                          self.registration)
+        rows = build_rows(batch, int(time.time() * 1000), self.settings.max_future_skew_s * 1000,
+                          self.registration, self.steps.translators)
+        for enricher in self.steps.enrichers:
+            enricher.enrich(rows)
+        return rows
 
     def _commit(self, batch: list[Inbound], rows: Rows, stop: threading.Event) -> list[store.Advanced]:
         delay = 0.2
         while True:
             conn = self._ensure_db(stop)
             try:
-                return store.write(conn, rows)
+                return store.write(conn, rows, self.steps.reactors)
             except TRANSIENT as exc:
                 metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
             except POISON as exc:
@@ -190,14 +229,14 @@ class IngestWorker:
         if len(batch) == 1:
             rows = self._rows(batch)
             try:
-                return store.write(conn, rows)
+                return store.write(conn, rows, self.steps.reactors)
             except POISON as exc:
                 return store.write(conn, _as_dead_letter(batch[0], rows, exc))
         half = len(batch) // 2
         out: list[store.Advanced] = []
         for part in (batch[:half], batch[half:]):
             try:
-                out += store.write(conn, self._rows(part))
+                out += store.write(conn, self._rows(part), self.steps.reactors)
             except POISON:
                 out += self._commit_one_by_one(conn, part)
         return out

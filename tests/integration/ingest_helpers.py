@@ -44,7 +44,8 @@ def wait_rows(db_url, sql, expected, timeout=15.0, params=()):
     value = None
     while time.monotonic() < deadline:
         with psycopg.connect(db_url) as conn:
-            value = conn.execute(sql, params).fetchone()[0]
+            row = conn.execute(sql, params).fetchone()
+            value = row[0] if row else None
         if value == expected:
             return value
         time.sleep(0.1)

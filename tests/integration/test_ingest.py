@@ -168,3 +168,36 @@ def test_two_slots_share_the_stream_without_duplicates_or_loss(broker, db_url):
         assert wait_rows(db_url, "SELECT count(*) FROM heartbeat", 2000) == 2000
         assert w1.stored > 0 and w2.stored > 0
         assert wait_rows(db_url, "SELECT count(*) FROM receipt_cursor WHERE seq = 99", 20) == 20
+
+
+def test_a_repeated_message_gets_its_receipt_again_so_a_lost_receipt_does_not_stall_the_device(broker, db_url):
+    dev = new_dev()
+    with running_worker(ingest_settings(broker, db_url)):
+        publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(s, ts=1_790_000_000_000 + s)))
+                                              for s in range(3)])
+        assert wait_rows(db_url, "SELECT seq FROM receipt_cursor WHERE dev = %s", 2, params=(dev,)) == 2
+        time.sleep(0.5)
+        acks = Collector(broker.url(RELAY_USER), topics.build(dev, "ack"))
+        try:
+            # The device never saw that receipt and resends seq 1: it must hear "up to 2" again.
+            publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(1, ts=1_790_000_000_001)))])
+            time.sleep(1.0)
+            assert [orjson.loads(p)["seq"] for _, p in acks.drain()] == [2]
+        finally:
+            acks.close()
+    assert query(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", (dev,)) == [(3,)]
+
+
+def test_a_hole_that_stays_open_past_the_timeout_is_stepped_over_and_recorded(broker, db_url):
+    dev = new_dev()
+    with running_worker(ingest_settings(broker, db_url)):
+        publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(s))) for s in (0, 1, 5, 6, 7)])
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 5, params=(dev,)) == 5
+        time.sleep(0.3)
+    assert query(db_url, "SELECT seq FROM receipt_cursor WHERE dev = %s", (dev,)) == [(1,)]
+    # Not yet old enough: nothing moves.
+    assert query(db_url, "SELECT * FROM gw_skip_receipt_gaps(interval '10 minutes')") == []
+    query(db_url, "UPDATE seq_ledger SET since = now() - interval '11 minutes' WHERE dev = %s RETURNING 1", (dev,))
+    assert query(db_url, "SELECT * FROM gw_skip_receipt_gaps(interval '10 minutes')") == [(dev, "hb", 7)]
+    assert query(db_url, "SELECT from_seq, to_seq FROM receipt_gap WHERE dev = %s", (dev,)) == [(2, 4)]
+    assert query(db_url, "SELECT count(*) FROM seq_ledger WHERE dev = %s", (dev,)) == [(0,)]
