@@ -129,14 +129,17 @@ def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
                 _dead(rows, msg, received, dev,
                       Rejection(refused, f"device {dev!r} is not registered", msg.payload, first))
             decoded.messages = []
+        # Outside clients read no receipts: their (made-up) seqs are not tracked.
+        native = topic == msg.topic
         for rej in decoded.rejections:
             # An outside client's message is kept as it came, not as we translated it.
-            _dead(rows, msg, received, dev, rej if topic == msg.topic else replace(rej, raw=msg.payload))
-            for seq in rej.covered():
+            _dead(rows, msg, received, dev, rej if native else replace(rej, raw=msg.payload))
+            for seq in rej.covered() if native else ():
                 _note_seq(rows, dev, kind, seq)
         for m in decoded.messages:
             _shape(dev, kind, m, received, rows)
-            _note_seq(rows, dev, kind, getattr(m, "seq", None))
+            if native:
+                _note_seq(rows, dev, kind, getattr(m, "seq", None))
         if dev is not None and (decoded.messages or refused is None):
             prev = rows.seen.get(dev)
             rows.seen[dev] = received if prev is None or received > prev else prev

@@ -14,24 +14,19 @@ from collections.abc import Callable
 
 import orjson
 import psycopg
-from psycopg import errors as pgerr
 
 from gridwatch.settings import Settings
 from protocols import topics
-from protocols.decode import Reason
 
 from . import metrics, store
-from .batch import Inbound, Rows, build_rows
+from .batch import Inbound, Rows
 from .consumer import SlotConsumer
+from .pipeline import TRANSIENT, Pipeline
 from .receipts import ReceiptCoalescer
 from .steps import Steps, default_steps
 
 log = logging.getLogger(__name__)
 
-# Errors where the same batch can simply be tried again.
-TRANSIENT = (pgerr.DeadlockDetected, pgerr.SerializationFailure, pgerr.LockNotAvailable)
-# Errors caused by one message's content: isolate it and dead-letter it.
-POISON = (psycopg.DataError, psycopg.IntegrityError, pgerr.ProgramLimitExceeded)
 
 
 def gather(inbox: queue.Queue, max_items: int, flush_s: float, idle_s: float = 0.2) -> list[Inbound]:
@@ -57,24 +52,6 @@ def gather(inbox: queue.Queue, max_items: int, flush_s: float, idle_s: float = 0
     return batch
 
 
-class RegistrationFilter:
-    """When registration is required, messages of unknown devices are dead-lettered."""
-
-    def __init__(self, refresh_s: float = 10.0):
-        self.refresh_s = refresh_s
-        self._known: set[str] = set()
-        self._loaded = 0.0
-
-    def refresh(self, conn: psycopg.Connection, now: float) -> None:
-        if now - self._loaded >= self.refresh_s:
-            with conn.transaction():
-                self._known = {r[0] for r in conn.execute("SELECT dev FROM device WHERE registered")}
-            self._loaded = now
-
-    def __call__(self, dev: str) -> Reason | None:
-        return None if dev in self._known else Reason.UNREGISTERED_DEVICE
-
-
 class IngestWorker:
     def __init__(self, settings: Settings, slot: int,
                  connect: Callable[[], psycopg.Connection] | None = None, steps: Steps | None = None):
@@ -87,10 +64,9 @@ class IngestWorker:
                                      extra_subscriptions=self.steps.extra_subscriptions())
         self._connect = connect or (lambda: psycopg.connect(settings.database_url))
         self._conn: psycopg.Connection | None = None
+        self.pipeline = Pipeline(settings, self.steps)
         self.receipts = ReceiptCoalescer(settings.receipt_min_interval_s)
-        self.registration = RegistrationFilter() if settings.require_registration else None
         self.stored = 0
-        self._refreshed = float("-inf")
         self._gaps_checked = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------
@@ -156,9 +132,10 @@ class IngestWorker:
     # -- one batch -------------------------------------------------------
     def handle(self, batch: list[Inbound], stop: threading.Event | None = None) -> None:
         started = time.perf_counter()
-        self._refresh(stop or threading.Event())
-        rows = self._rows(batch)
-        advanced = self._commit(batch, rows, stop or threading.Event())
+        stop = stop or threading.Event()
+        self.pipeline.refresh(self._ensure_db(stop))
+        rows = self.pipeline.rows(batch)
+        advanced = self._commit(batch, rows, stop)
         for item in batch:
             self.consumer.ack(item.mid)
         now = time.monotonic()
@@ -166,19 +143,6 @@ class IngestWorker:
             self._send(self.receipts.offer(adv.dev, adv.kind, adv.seq, now))
         self._count(batch, rows)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-
-    def _refresh(self, stop: threading.Event) -> None:
-        """Reload registry state (registered devices, aliases, grids) at most every ingest_refresh_s."""
-        now = time.monotonic()
-        if now - self._refreshed < self.settings.ingest_refresh_s:
-            return
-        conn = self._ensure_db(stop)
-        if self.registration is not None:
-            self.registration.refresh(conn, now)
-        for step in self.steps.stateful():
-            with conn.transaction():
-                step.refresh(conn)
-        self._refreshed = now
 
     def _skip_gaps(self, stop: threading.Event) -> None:
         """Step receipt cursors over holes that stayed open too long (migration 0006)."""
@@ -198,24 +162,14 @@ class IngestWorker:
             log.warning("receipts for %s/%s skipped a hole in its seqs, now at %s", dev, kind, seq)
             self._send(self.receipts.offer(dev, kind, seq, now))
 
-    def _rows(self, batch: list[Inbound]) -> Rows:
-        rows = build_rows(batch, int(time.time() * 1000), self.settings.max_future_skew_s * 1000,
-                          self.registration, self.steps.translators)
-        for enricher in self.steps.enrichers:
-            enricher.enrich(rows)
-        return rows
-
     def _commit(self, batch: list[Inbound], rows: Rows, stop: threading.Event) -> list[store.Advanced]:
         delay = 0.2
         while True:
             conn = self._ensure_db(stop)
             try:
-                return store.write(conn, rows, self.steps.reactors)
+                return self.pipeline.commit(conn, batch, rows)
             except TRANSIENT as exc:
                 metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
-            except POISON as exc:
-                log.warning("slot %s: batch refused by the database (%s); bisecting to isolate the message at fault", self.slot, exc)
-                return self._commit_one_by_one(conn, batch)
             except psycopg.OperationalError as exc:
                 metrics.STORE_RETRIES.labels("OperationalError").inc()
                 log.warning("slot %s: store failed (%s); retrying in %.1f s", self.slot, exc, delay)
@@ -223,23 +177,6 @@ class IngestWorker:
                 if stop.wait(delay):
                     raise
                 delay = min(delay * 2, 10.0)
-
-    def _commit_one_by_one(self, conn: psycopg.Connection, batch: list[Inbound]) -> list[store.Advanced]:
-        """Bisect a refused batch: good halves commit, a lone bad message is dead-lettered."""
-        if len(batch) == 1:
-            rows = self._rows(batch)
-            try:
-                return store.write(conn, rows, self.steps.reactors)
-            except POISON as exc:
-                return store.write(conn, _as_dead_letter(batch[0], rows, exc))
-        half = len(batch) // 2
-        out: list[store.Advanced] = []
-        for part in (batch[:half], batch[half:]):
-            try:
-                out += store.write(conn, self._rows(part), self.steps.reactors)
-            except POISON:
-                out += self._commit_one_by_one(conn, part)
-        return out
 
     def _drop_conn(self) -> None:
         if self._conn is not None:
@@ -264,14 +201,3 @@ class IngestWorker:
         for r in rows.dead_letter:
             metrics.DEAD.labels(r[3]).inc()
         self.stored += rows.count()
-
-
-def _as_dead_letter(item: Inbound, rows: Rows, exc: Exception) -> Rows:
-    """A message the database refused (e.g. a NUL character in text): kept, with the reason."""
-    from datetime import datetime, timezone
-
-    dead = Rows(seqs=rows.seqs)
-    ref = topics.parse(item.topic)
-    dead.dead_letter.append((datetime.fromtimestamp(item.received_at, timezone.utc), item.topic, item.payload,
-                             Reason.STORE_REFUSED.value, str(exc).splitlines()[0][:500], ref.dev if ref else None, None))
-    return dead
