@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 class SlotSupervisor:
     """Keeps N ingest slot processes alive."""
 
-    def __init__(self, settings: Settings, slots: list[int], verbose: int = 0):
+    def __init__(self, settings: Settings, slots: list[int], verbose: int = 0, end_sessions: bool = False):
         self.settings = settings
         self.slots = slots
         self.verbose = verbose
+        self.end_sessions = end_sessions
         self.ctx = mp.get_context("spawn")
         self.procs: dict[int, mp.Process] = {}
         self._stop = threading.Event()
@@ -36,7 +37,7 @@ class SlotSupervisor:
         from cloud.ingest.slot import slot_process_main
 
         proc = self.ctx.Process(target=slot_process_main, name=f"ingest-{slot}",
-                                args=(self.settings.model_dump_json(), slot, self.verbose))
+                                args=(self.settings.model_dump_json(), slot, self.verbose, self.end_sessions))
         proc.start()
         self.procs[slot] = proc
 
@@ -50,6 +51,7 @@ class SlotSupervisor:
             for slot, proc in list(self.procs.items()):
                 if not proc.is_alive() and not self._stop.is_set():
                     log.error("ingest slot %s exited with %s; restarting it", slot, proc.exitcode)
+                    _forget_metrics(proc.pid)
                     self._spawn(slot)
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -64,6 +66,13 @@ class SlotSupervisor:
                 proc.kill()
 
 
+def _forget_metrics(pid: int | None) -> None:
+    if pid is not None and "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
 def prepare_metrics_dir() -> None:
     """Prometheus multiprocess mode: every process writes its samples to one folder."""
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
@@ -71,11 +80,20 @@ def prepare_metrics_dir() -> None:
 
 
 def run_cloud(settings: Settings, workers: int, api: bool = True, jobs: bool = True, verbose: int = 0,
-              first_slot: int = 1) -> int:
+              first_slot: int = 1, end_sessions: bool = False) -> int:
+    """Run until SIGINT/SIGTERM. `end_sessions` retires the slots on exit (throwaway runs only:
+    a production slot keeps its broker session so a restart picks up what it holds)."""
     prepare_metrics_dir()
+    import psycopg
     from psycopg_pool import ConnectionPool
 
-    supervisor = SlotSupervisor(settings, list(range(first_slot, first_slot + workers)), verbose)
+    from cloud.db.migrate import check_schema
+
+    from cloud.db.errors import wrap_errors
+
+    with wrap_errors(settings.database_url), psycopg.connect(settings.database_url) as conn:
+        check_schema(conn)  # a clear refusal now beats errors on first use
+    supervisor = SlotSupervisor(settings, list(range(first_slot, first_slot + workers)), verbose, end_sessions)
     supervisor.start()
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True)
     scheduler = None

@@ -27,12 +27,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _cloud(args: argparse.Namespace) -> int:
     from cloud.app import run_cloud
+    from cloud.db.errors import DatabaseError
+    from gridwatch.cli import UserError
     from gridwatch.settings import load_settings
 
     settings = load_settings()
     workers = args.ingest_workers or settings.ingest_workers
-    return run_cloud(settings, workers, api=not args.no_api, jobs=not args.no_jobs, verbose=args.verbose,
-                     first_slot=args.first_slot)
+    try:
+        return run_cloud(settings, workers, api=not args.no_api, jobs=not args.no_jobs, verbose=args.verbose,
+                         first_slot=args.first_slot)
+    except DatabaseError as exc:
+        raise UserError(str(exc)) from exc
 
 
 def _run_slot(args: argparse.Namespace) -> int:

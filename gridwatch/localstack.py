@@ -16,8 +16,11 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psycopg
 
 from cloud.broker.config import CLOUD_USER, RELAY_USER, hash_password, write_broker_dir
 
@@ -149,3 +152,24 @@ def admin_dsn_guess() -> str | None:
     if port_open(5432):
         return f"postgresql://{'postgres' if getpass.getuser() == 'root' else getpass.getuser()}@127.0.0.1:5432/postgres"
     return None
+
+
+@contextmanager
+def throwaway_database(prefix: str):
+    """A new database on the configured or local server, or in a private cluster; dropped afterwards."""
+    admin = os.environ.get("GRIDWATCH_ADMIN_DATABASE_URL") or admin_dsn_guess()
+    private = None
+    if admin is None:
+        private = start_private_postgres(Path(tempfile.mkdtemp(prefix="gw-pg-")))
+        admin = private.dsn
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield psycopg.conninfo.make_conninfo(admin, dbname=name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if private:
+            private.stop()
+            shutil.rmtree(private.directory, ignore_errors=True)
