@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     # API
     token_ttl_s: int = Field(default=12 * 3600, ge=60)
 
+    # Cases (cloud/cases): catalog file (default: the packaged catalog.default.toml),
+    # working calendar of SLA clocks, routing, clock jobs and webhooks.
+    cases_catalog_file: Path | None = None
+    cases_working_periods: str = "08:30-12:00,14:00-17:30"
+    cases_timezone: str = "Asia/Shanghai"
+    cases_component_radius_m: float = Field(default=15.0, gt=0, le=500)
+    cases_territorial_suffix: str = " office"
+    cases_fallback_department: str = "supervision centre"
+    cases_clock_interval_s: float = Field(default=30.0, gt=0)
+    cases_webhook_interval_s: float = Field(default=5.0, gt=0)
+    cases_webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    cases_webhook_backoff_s: float = Field(default=10.0, gt=0)
+    cases_webhook_timeout_s: float = Field(default=5.0, gt=0)
+
     # Broker files and accounts (`gridwatch broker config|sync`, `gridwatch devices add`)
     # Directory of the rendered mosquitto.conf/passwd/acl: `devices add` refreshes its passwd.
     broker_dir: Path | None = None
