@@ -34,10 +34,10 @@ def test_handsets_lose_nothing_when_the_broker_is_killed_mid_stream(db_url, tmp_
                                      interval_s=0.01, count=HEARTBEATS)
                 agent.start()
                 agents.append(agent)
-            while query(db_url, "SELECT count(*) FROM heartbeat")[0][0] < HEARTBEATS // 2:
+            while query(db_url, "SELECT count(*) FROM heartbeat WHERE dev = ANY(%s)", (devs,))[0][0] < HEARTBEATS // 2:
                 time.sleep(0.02)
             broker.stop(signal.SIGKILL)
-            killed_at = query(db_url, "SELECT count(*) FROM heartbeat")[0][0]
+            killed_at = query(db_url, "SELECT count(*) FROM heartbeat WHERE dev = ANY(%s)", (devs,))[0][0]
             time.sleep(1.0)
             broker.start()
             for agent in agents:
@@ -45,7 +45,8 @@ def test_handsets_lose_nothing_when_the_broker_is_killed_mid_stream(db_url, tmp_
             try:
                 total = len(devs) * HEARTBEATS
                 assert killed_at < total, "the kill must land while the handsets are producing"
-                assert wait_rows(db_url, "SELECT count(*) FROM heartbeat", total, timeout=60) == total
+                assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = ANY(%s)", total, timeout=60,
+                                 params=(devs,)) == total
                 for dev in devs:
                     assert query(db_url, "SELECT count(DISTINCT seq), min(seq), max(seq) FROM heartbeat "
                                          "WHERE dev = %s", (dev,)) == [(HEARTBEATS, 0, HEARTBEATS - 1)]

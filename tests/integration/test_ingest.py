@@ -30,7 +30,7 @@ def test_redelivered_and_republished_heartbeats_are_stored_once(broker, db_url):
         assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 300, params=(dev,)) == 300
         time.sleep(0.5)
     assert query(db_url, "SELECT count(*), count(DISTINCT seq) FROM heartbeat WHERE dev = %s", (dev,)) == [(300, 300)]
-    assert query(db_url, "SELECT count(*) FROM dead_letter") == [(0,)]
+    assert query(db_url, "SELECT count(*) FROM dead_letter WHERE dev = %s", (dev,)) == [(0,)]
 
 
 BAD_INPUTS = [
@@ -64,17 +64,19 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_good_messages_around_it_ar
     expected_reasons = sorted([r for _, r in BAD_INPUTS] + ["array_not_allowed", "out_of_range"])
     with running_worker(ingest_settings(broker, db_url)):
         publish_all(broker.url(RELAY_USER), msgs)
-        n = wait_rows(db_url, "SELECT count(*) FROM dead_letter", len(expected_reasons))
+        n = wait_rows(db_url, "SELECT count(*) FROM dead_letter WHERE dev = %s", len(expected_reasons),
+                      params=(dev,))
         assert n == len(expected_reasons)
         good = len(BAD_INPUTS) + 2
         assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", good, params=(dev,)) == good
-    reasons = sorted(r for (r,) in query(db_url, "SELECT reason FROM dead_letter"))
+    reasons = sorted(r for (r,) in query(db_url, "SELECT reason FROM dead_letter WHERE dev = %s", (dev,)))
     assert reasons == expected_reasons
-    rows = query(db_url, "SELECT topic, payload, detail, received_at FROM dead_letter WHERE reason = 'not_json'")
+    rows = query(db_url, "SELECT topic, payload, detail, received_at FROM dead_letter "
+                         "WHERE reason = 'not_json' AND dev = %s", (dev,))
     assert rows[0][0] == topics.build(dev, "hb") and bytes(rows[0][1]) == b"this is not json"
     assert rows[0][2] and rows[0][3] is not None
     # The one bad fix of the array is kept alone, as the element it was.
-    (elem,) = query(db_url, "SELECT payload FROM dead_letter WHERE seq = 101")
+    (elem,) = query(db_url, "SELECT payload FROM dead_letter WHERE seq = 101 AND dev = %s", (dev,))
     assert orjson.loads(bytes(elem[0]))["lat"] == -95.0
 
 
@@ -95,13 +97,15 @@ def test_other_kinds_state_and_unknown_fields_are_stored(broker, db_url):
             (topics.build(dev, "report"), enc(report)), (topics.build(dev, "state"), enc(state)),
             (topics.build(dev, "hb"), enc(hb(0, crs="gcj02", vendor_x=7)))])
         assert wait_rows(db_url, "SELECT count(*) FROM field_report", 1) == 1
-        assert wait_rows(db_url, "SELECT count(*) FROM device_state_event", 1) == 1
-    (d,) = query(db_url, "SELECT kind, score, box, zone, track, length(snapshot), extra FROM detection")
+        # Other devices' retained states may arrive too: count this device's.
+        assert wait_rows(db_url, "SELECT count(*) FROM device_state_event WHERE dev = %s", 1, params=(dev,)) == 1
+    (d,) = query(db_url, "SELECT kind, score, box, zone, track, length(snapshot), extra FROM detection "
+                         "WHERE dev = %s", (dev,))
     assert d[0] == "garbage" and d[2] == pytest.approx([0.1, 0.2, 0.3, 0.4]) and d[5] == 104
     assert d[6] == {"future_field": {"x": 1}}
-    assert query(db_url, "SELECT sensor, value, state, component FROM sensor_alert") == [
+    assert query(db_url, "SELECT sensor, value, state, component FROM sensor_alert WHERE dev = %s", (dev,)) == [
         ("manhole_tilt", 12.5, "raised", "MH-001")]
-    assert query(db_url, "SELECT crs, extra FROM heartbeat") == [("gcj02", {"vendor_x": 7})]
+    assert query(db_url, "SELECT crs, extra FROM heartbeat WHERE dev = %s", (dev,)) == [("gcj02", {"vendor_x": 7})]
     assert query(db_url, "SELECT registered, online FROM device WHERE dev = %s", (dev,)) == [(False, True)]
 
 
@@ -121,7 +125,7 @@ def test_receipts_cover_only_contiguous_committed_seqs(broker, db_url):
             assert max(r["seq"] for r in second) == 5
     finally:
         acks.close()
-    assert query(db_url, "SELECT count(*) FROM seq_ledger") == [(0,)]
+    assert query(db_url, "SELECT count(*) FROM seq_ledger WHERE dev = %s", (dev,)) == [(0,)]
 
 
 def test_a_dead_lettered_message_is_covered_by_receipts_so_devices_stop_resending(broker, db_url):
@@ -145,16 +149,18 @@ def test_required_registration_dead_letters_unknown_devices(broker, db_url):
     with running_worker(ingest_settings(broker, db_url, require_registration=True)):
         publish_all(broker.url(RELAY_USER), [(topics.build(known, "hb"), enc(hb(0))),
                                               (topics.build(unknown, "hb"), enc(hb(0)))])
-        assert wait_rows(db_url, "SELECT count(*) FROM dead_letter", 1) == 1
-        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat", 1) == 1
-    assert query(db_url, "SELECT dev, reason FROM dead_letter") == [(unknown, "unregistered_device")]
+        mine = "dev = ANY(%s)"
+        assert wait_rows(db_url, f"SELECT count(*) FROM dead_letter WHERE {mine}", 1, params=([known, unknown],)) == 1
+        assert wait_rows(db_url, f"SELECT count(*) FROM heartbeat WHERE {mine}", 1, params=([known, unknown],)) == 1
+    assert query(db_url, "SELECT dev, reason FROM dead_letter WHERE dev = ANY(%s)", ([known, unknown],)) == [
+        (unknown, "unregistered_device")]
 
 
 def test_unregistered_devices_are_stored_and_listed_when_registration_is_optional(broker, db_url):
     dev = new_dev()
     with running_worker(ingest_settings(broker, db_url)):
         publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(0)))])
-        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat", 1) == 1
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 1, params=(dev,)) == 1
     assert query(db_url, "SELECT registered, last_seen IS NOT NULL FROM device WHERE dev = %s", (dev,)) == [
         (False, True)]
 
@@ -165,9 +171,10 @@ def test_two_slots_share_the_stream_without_duplicates_or_loss(broker, db_url):
     msgs = [(topics.build(d, "hb"), enc(hb(s))) for s in range(100) for d in devs]
     with running_worker(settings, 1) as w1, running_worker(settings, 2) as w2:
         publish_all(broker.url(RELAY_USER), msgs)
-        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat", 2000) == 2000
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = ANY(%s)", 2000, params=(devs,)) == 2000
         assert w1.stored > 0 and w2.stored > 0
-        assert wait_rows(db_url, "SELECT count(*) FROM receipt_cursor WHERE seq = 99", 20) == 20
+        assert wait_rows(db_url, "SELECT count(*) FROM receipt_cursor WHERE seq = 99 AND dev = ANY(%s)", 20,
+                         params=(devs,)) == 20
 
 
 def test_a_repeated_message_gets_its_receipt_again_so_a_lost_receipt_does_not_stall_the_device(broker, db_url):
