@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     cases_webhook_backoff_s: float = Field(default=10.0, gt=0)
     cases_webhook_timeout_s: float = Field(default=5.0, gt=0)
 
+    # Grid registry (cloud/geo): what `grids import` tolerates of hand-drawn maps.
+    geo_overlap_tolerance_m2: float = Field(default=1.0, ge=0)   # shared area of sibling grids
+    geo_outside_parent_m: float = Field(default=3.0, ge=0)       # a child sticking out of its parent
+    # OsmAnd (Traccar Client) at /osmand: a `key` (the device's broker password) is always checked
+    # when sent; with this set, a request without one is refused too.
+    geo_osmand_require_key: bool = False
+
     # Broker files and accounts (`gridwatch broker config|sync`, `gridwatch devices add`)
     # Directory of the rendered mosquitto.conf/passwd/acl: `devices add` refreshes its passwd.
     broker_dir: Path | None = None

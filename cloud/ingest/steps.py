@@ -68,4 +68,8 @@ class Steps:
 
 def default_steps(settings: "Settings") -> Steps:
     """Every step a production ingest slot runs."""
-    return Steps()
+    from .enrich_grid import GridEnricher
+    from .owntracks import OwnTracksTranslator
+
+    # GridEnricher first: it converts coordinates to WGS-84 before any other enricher looks at them.
+    return Steps(translators=[OwnTracksTranslator()], enrichers=[GridEnricher()])
