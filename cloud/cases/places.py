@@ -1,19 +1,17 @@
 """Where a case is: its grid, the grid's territorial body, and the way up the hierarchy.
 
-`GridPlaces.load(conn)` reads the `grid` table (district > street > community >
-grid, WGS-84 WKB) into an STRtree; `locate` answers the smallest grid that
-contains a point. This is the one function to switch to the shared grid index
-of `cloud.geo` once it is there.
+`GridPlaces.load(conn)` takes the shared point-in-grid index of `cloud.geo`
+(leaf grids) and the hierarchy (district > street > community > grid) of the
+`grid` table; `locate` answers the leaf grid containing a point.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import psycopg
-import shapely
-from shapely import STRtree
 
-_LEVEL_RANK = {"grid": 0, "community": 1, "street": 2, "district": 3}
+from cloud.geo.index import GridIndex
+from cloud.geo.loader import load_index
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,28 +23,19 @@ class GridInfo:
 
 
 class GridPlaces:
-    def __init__(self, infos: list[GridInfo], geoms: list) -> None:
+    def __init__(self, infos: list[GridInfo], index: GridIndex | None = None) -> None:
         self.grids = {g.code: g for g in infos}
-        self._infos = infos
-        self._geoms = geoms
-        self._tree = STRtree(geoms) if geoms else None
+        self.index = index or GridIndex([], [])
 
     @classmethod
     def load(cls, conn: psycopg.Connection) -> "GridPlaces":
-        rows = conn.execute("SELECT code, name, level, parent, geom_wkb FROM grid ORDER BY code").fetchall()
-        infos = [GridInfo(r[0], r[1], r[2], r[3]) for r in rows]
-        geoms = [shapely.from_wkb(bytes(r[4])) for r in rows]
-        return cls(infos, geoms)
+        index = load_index(conn)
+        rows = conn.execute("SELECT code, name, level, parent FROM grid ORDER BY code").fetchall()
+        return cls([GridInfo(*r) for r in rows], index)
 
     def locate(self, lat: float, lon: float) -> str | None:
-        """The code of the lowest-level, then smallest, grid containing the point; None outside all."""
-        if self._tree is None:
-            return None
-        hits = self._tree.query(shapely.Point(lon, lat), predicate="intersects")
-        if len(hits) == 0:
-            return None
-        best = min(hits, key=lambda i: (_LEVEL_RANK.get(self._infos[i].level, 9), self._geoms[i].area))
-        return self._infos[best].code
+        """The code of the leaf grid containing the point; None outside all."""
+        return self.index.locate([lon], [lat])[0]
 
     def chain(self, code: str) -> list[GridInfo]:
         """The grid and its ancestors, lowest first."""

@@ -31,7 +31,7 @@ class CaseReactor:
         self.catalog = catalog or load_catalog(settings.cases_catalog_file)
         self.calendar: WorkingCalendar = make_calendar(settings.cases_working_periods, settings.cases_timezone)
         self.components = ComponentIndex([])
-        self.places = GridPlaces([], [])
+        self.places = GridPlaces([])
         self._versions: dict[str, int] = {}
 
     def refresh(self, conn: psycopg.Connection) -> None:

@@ -68,8 +68,11 @@ class Steps:
 
 def default_steps(settings: "Settings") -> Steps:
     """Every step a production ingest slot runs."""
+    from cloud.cases.reactor import CaseReactor
+
     from .enrich_grid import GridEnricher
     from .owntracks import OwnTracksTranslator
 
     # GridEnricher first: it converts coordinates to WGS-84 before any other enricher looks at them.
-    return Steps(translators=[OwnTracksTranslator()], enrichers=[GridEnricher()])
+    return Steps(translators=[OwnTracksTranslator()], enrichers=[GridEnricher()],
+                 reactors=[CaseReactor(settings)])
