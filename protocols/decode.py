@@ -35,6 +35,7 @@ class Reason(StrEnum):
     UNREGISTERED_DEVICE = "unregistered_device"
     UNKNOWN_ALIAS = "unknown_alias"
     STORE_REFUSED = "store_refused"
+    PROCESSING_FAILED = "processing_failed"
 
 
 @dataclass(frozen=True, slots=True)

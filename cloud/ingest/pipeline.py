@@ -67,35 +67,52 @@ class Pipeline:
         return rows
 
     def commit(self, conn: psycopg.Connection, batch: list[Inbound], rows: Rows | None = None) -> list[store.Advanced]:
-        """Store a batch; a batch the database refuses is bisected down to the message at fault,
-        which is dead-lettered. Transient and connection errors propagate to the caller."""
+        """Store a batch. A batch that fails for its content (the database refuses a value, or a
+        step raises on it) is bisected down to the message at fault, which is dead-lettered:
+        one bad message must not stop the slot or cost its neighbours. Connection and
+        transient errors propagate: the caller retries the whole batch."""
         try:
             return store.write(conn, rows if rows is not None else self.rows(batch), self.steps.reactors)
-        except POISON as exc:
-            log.warning("batch refused by the database (%s); bisecting to isolate the message at fault", exc)
+        except (psycopg.OperationalError, *TRANSIENT):
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolated, logged and kept as a dead letter below
+            log.warning("batch of %d failed (%s: %s); bisecting to isolate the message at fault",
+                        len(batch), type(exc).__name__, exc)
             return self._bisect(conn, batch)
 
     def _bisect(self, conn: psycopg.Connection, batch: list[Inbound]) -> list[store.Advanced]:
         if len(batch) == 1:
-            rows = self.rows(batch)
-            try:
-                return store.write(conn, rows, self.steps.reactors)
-            except POISON as exc:
-                return store.write(conn, _as_dead_letter(batch[0], rows, exc))
+            return self._one(conn, batch[0])
         half = len(batch) // 2
         out: list[store.Advanced] = []
         for part in (batch[:half], batch[half:]):
             try:
                 out += store.write(conn, self.rows(part), self.steps.reactors)
-            except POISON:
+            except (psycopg.OperationalError, *TRANSIENT):
+                raise
+            except Exception:  # noqa: BLE001 - narrowed down further
                 out += self._bisect(conn, part)
         return out
 
+    def _one(self, conn: psycopg.Connection, item: Inbound) -> list[store.Advanced]:
+        rows = None
+        try:
+            rows = self.rows([item])
+            return store.write(conn, rows, self.steps.reactors)
+        except (psycopg.OperationalError, *TRANSIENT):
+            raise
+        except POISON as exc:
+            return store.write(conn, _as_dead_letter(item, rows, Reason.STORE_REFUSED, exc))
+        except Exception as exc:  # noqa: BLE001 - a step failed on this input: keep it, with the error
+            log.exception("step failed on a message from %s; kept as a dead letter", item.topic)
+            return store.write(conn, _as_dead_letter(item, rows, Reason.PROCESSING_FAILED, exc))
 
-def _as_dead_letter(item: Inbound, rows: Rows, exc: Exception) -> Rows:
-    """A message the database refused (e.g. a NUL character in text): kept, with the reason."""
-    dead = Rows(seqs=rows.seqs)
+
+def _as_dead_letter(item: Inbound, rows: Rows | None, reason: Reason, exc: Exception) -> Rows:
+    """A message the database refused (e.g. a value it cannot hold) or a step failed on: kept, with why."""
+    dead = Rows(seqs=rows.seqs if rows is not None else {})
     ref = topics.parse(item.topic)
+    detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
     dead.dead_letter.append((datetime.fromtimestamp(item.received_at, timezone.utc), item.topic, item.payload,
-                             Reason.STORE_REFUSED.value, str(exc).splitlines()[0][:500], ref.dev if ref else None, None))
+                             reason.value, detail, ref.dev if ref else None, None))
     return dead

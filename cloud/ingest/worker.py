@@ -28,7 +28,6 @@ from .steps import Steps, default_steps
 log = logging.getLogger(__name__)
 
 
-
 def gather(inbox: queue.Queue, max_items: int, flush_s: float, idle_s: float = 0.2) -> list[Inbound]:
     """Up to `max_items`, waiting at most `flush_s` after the first arrives."""
     try:
@@ -133,9 +132,8 @@ class IngestWorker:
     def handle(self, batch: list[Inbound], stop: threading.Event | None = None) -> None:
         started = time.perf_counter()
         stop = stop or threading.Event()
-        self.pipeline.refresh(self._ensure_db(stop))
-        rows = self.pipeline.rows(batch)
-        advanced = self._commit(batch, rows, stop)
+        self._refresh(stop)
+        advanced, rows = self._commit(batch, stop)
         for item in batch:
             self.consumer.ack(item.mid)
         now = time.monotonic()
@@ -162,12 +160,25 @@ class IngestWorker:
             log.warning("receipts for %s/%s skipped a hole in its seqs, now at %s", dev, kind, seq)
             self._send(self.receipts.offer(dev, kind, seq, now))
 
-    def _commit(self, batch: list[Inbound], rows: Rows, stop: threading.Event) -> list[store.Advanced]:
+    def _refresh(self, stop: threading.Event) -> None:
+        try:
+            self.pipeline.refresh(self._ensure_db(stop))
+        except psycopg.OperationalError as exc:
+            # Keep going on the registry state we have; the store step will retry the connection.
+            log.warning("slot %s: registry refresh failed (%s)", self.slot, exc)
+            self._drop_conn()
+
+    def _commit(self, batch: list[Inbound], stop: threading.Event) -> tuple[list[store.Advanced], Rows]:
+        """Commit the batch, retrying through connection loss and transient conflicts (never acked before)."""
         delay = 0.2
         while True:
             conn = self._ensure_db(stop)
             try:
-                return self.pipeline.commit(conn, batch, rows)
+                rows = self.pipeline.rows(batch)
+            except Exception:  # noqa: BLE001 - a step failed on some message: the pipeline isolates it
+                rows = None
+            try:
+                return self.pipeline.commit(conn, batch, rows), rows or Rows()
             except TRANSIENT as exc:
                 metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
             except psycopg.OperationalError as exc:

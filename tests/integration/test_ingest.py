@@ -208,3 +208,39 @@ def test_a_hole_that_stays_open_past_the_timeout_is_stepped_over_and_recorded(br
     assert query(db_url, "SELECT * FROM gw_skip_receipt_gaps(interval '10 minutes')") == [(dev, "hb", 7)]
     assert query(db_url, "SELECT from_seq, to_seq FROM receipt_gap WHERE dev = %s", (dev,)) == [(2, 4)]
     assert query(db_url, "SELECT count(*) FROM seq_ledger WHERE dev = %s", (dev,)) == [(0,)]
+
+
+class _ExplodesOnLatitude:
+    """A step with a bug that only one message triggers."""
+
+    def enrich(self, rows):
+        if any(r[4] == 13.0 for r in rows.heartbeat):
+            raise ZeroDivisionError("a step failed")
+
+
+def test_a_step_failing_on_one_message_dead_letters_it_and_the_slot_keeps_going(broker, db_url):
+    from cloud.ingest.steps import Steps
+
+    dev = new_dev()
+    settings = ingest_settings(broker, db_url)
+    worker_steps = Steps(enrichers=[_ExplodesOnLatitude()])
+    from cloud.ingest.worker import IngestWorker
+    import threading
+
+    worker = IngestWorker(settings, 1, steps=worker_steps)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop, True), daemon=True)
+    thread.start()
+    try:
+        assert worker.consumer.connected.wait(10)
+        time.sleep(0.3)
+        msgs = [(topics.build(dev, "hb"), enc(hb(s, lat=13.0 if s == 7 else 31.0))) for s in range(20)]
+        publish_all(broker.url(RELAY_USER), msgs)
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 19, params=(dev,)) == 19
+        assert wait_rows(db_url, "SELECT count(*) FROM dead_letter WHERE dev = %s", 1, params=(dev,)) == 1
+        (reason, detail), = query(db_url, "SELECT reason, detail FROM dead_letter WHERE dev = %s", (dev,))
+        assert reason == "processing_failed" and "ZeroDivisionError" in detail
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(15)
