@@ -124,6 +124,31 @@ class Settings(BaseSettings):
     edge_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=60)
     edge_keepalive_s: int = Field(default=30, ge=5, le=65535)
 
+    # Attendance (CONTRACT section 6 defaults; see cloud/attendance/rules.py for each one's meaning)
+    attendance_acc_cap_m: float = Field(default=50.0, gt=0)
+    attendance_unusable_acc_m: float = Field(default=500.0, gt=0)
+    attendance_enter_fixes: int = Field(default=3, ge=1)
+    attendance_enter_s: float = Field(default=90.0, ge=0)
+    attendance_leave_fixes: int = Field(default=3, ge=1)
+    attendance_leave_s: float = Field(default=120.0, ge=0)
+    attendance_max_fix_gap_s: float = Field(default=300.0, gt=0)
+    attendance_absent_share: float = Field(default=0.10, ge=0, le=1)
+    attendance_late_minutes: float = Field(default=15.0, ge=0)
+    attendance_early_minutes: float = Field(default=15.0, ge=0)
+    attendance_spoofing_flags: list[str] = ["mock_location", "impossible_speed", "static_device"]
+    attendance_max_speed_mps: float = Field(default=50.0, gt=0)
+    attendance_static_minutes: float = Field(default=30.0, gt=0)
+    attendance_idle_minutes: float = Field(default=40.0, gt=0)
+    attendance_idle_radius_m: float = Field(default=30.0, gt=0)
+    attendance_signal_gap_minutes: float = Field(default=15.0, gt=0)
+    attendance_clock_skew_s: float = Field(default=300.0, gt=0)
+    attendance_coverage_radius_m: float = Field(default=25.0, gt=0)
+    attendance_coverage_cell_m: float = Field(default=10.0, ge=2)
+    attendance_outside_alert_minutes: float = Field(default=10.0, gt=0)
+    attendance_job_interval_s: float = Field(default=60.0, ge=5)
+    # A shift's result is final this long after its end (a later backlog still recomputes it).
+    attendance_final_after_minutes: float = Field(default=30.0, ge=0)
+
     def mqtt(self) -> MqttEndpoint:
         return MqttEndpoint.parse(self.mqtt_url)
 

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cloud.api.live import LiveLimits, LiveRegistry
 from cloud.api.metrics import database_registry
-from cloud.api.routes import auth, cases, deadletters, devices, live, ops
+from cloud.api.routes import attendance, auth, cases, deadletters, devices, live, ops
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ async def _database_unavailable(request: Request, exc: psycopg.OperationalError)
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, devices, deadletters, live, cases):
+    for module in (auth, devices, deadletters, live, cases, attendance):
         api.include_router(module.router)
     return api
 

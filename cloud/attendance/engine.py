@@ -38,13 +38,15 @@ def verdict(on_post_min: float, shift_min: float, late_min: float | None, early_
 
 
 def judge_shift(fixes: Fixes, grid: GridShape, shift: Shift, rules: Rules,
-                offline: list[tuple[float, float]] = ()) -> ShiftResult:
+                offline: list[tuple[float, float]] = (), now: float | None = None) -> ShiftResult:
     """Minutes on post, coverage, verdict and flags of `shift` from its device's `fixes`.
 
     `fixes` may hold more than the shift (a day of them); `offline` are periods
     (epoch seconds) the device declared itself offline, which excuse a gap.
+    With `now` inside the shift, it is judged as a shift ending now: the
+    provisional result of a shift under way.
     """
-    lo, hi = shift.start_s, shift.end_s
+    lo, hi = shift.start_s, shift.end_s if now is None else max(shift.start_s, min(shift.end_s, now))
     around = fixes.between(lo - rules.margin_s, hi + rules.margin_s)
     offset = fl.clock_offset(around.t, around.received, rules)
     if offset:
