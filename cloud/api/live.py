@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cloud.api.deps import Scope, Session, connection
 from cloud.api.models import iso_utc
+from cloud.api.routes.cases import case_visibility
 from cloud.users import lookup_token
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class LiveRegistry:
 class Cursor:
     heartbeat: tuple  # (received_at, dev, ts, seq) of the last row sent
     dead_letter: tuple  # (received_at, id)
+    case: tuple = (_DAWN, -1)  # (at, id) of the last case history row sent
 
 
 def sse(event: str, data: dict) -> str:
@@ -93,7 +95,7 @@ def sse(event: str, data: dict) -> str:
 def start_cursor(pool: ConnectionPool, settle_s: float) -> Cursor:
     with connection(pool) as conn:
         start = conn.execute("SELECT now() - make_interval(secs => %s)", (settle_s,)).fetchone()[0]
-    return Cursor((start, "", _DAWN, -1), (start, -1))
+    return Cursor((start, "", _DAWN, -1), (start, -1), (start, -1))
 
 
 def _heartbeat_rows(conn, scope: Scope, cursor: Cursor, limits: LiveLimits) -> list[tuple]:
@@ -119,19 +121,42 @@ def _dead_letter_rows(conn, scope: Scope, cursor: Cursor, limits: LiveLimits) ->
         {**scope.params, "at": at, "id": last_id, "settle": limits.settle_s, "cap": limits.max_rows}).fetchall()
 
 
+def _case_rows(conn, session: Session, cursor: Cursor, limits: LiveLimits) -> list[tuple]:
+    visible, params = case_visibility(session)
+    at, last_id = cursor.case
+    return conn.execute(
+        f"""SELECT h.at, h.id, h.case_id, h.action, h.from_status, h.to_status, h.actor,
+                   c.kind, c.status, c.department, c.grid, c.due_at, c.evidence_count
+            FROM case_history h JOIN case_file c ON c.id = h.case_id
+            WHERE h.at >= %(at)s AND (h.at, h.id) > (%(at)s, %(id)s)
+              AND h.at <= now() - make_interval(secs => %(settle)s) AND {visible}
+            ORDER BY h.at, h.id LIMIT %(cap)s""",
+        {**params, "at": at, "id": last_id, "settle": limits.settle_s, "cap": limits.max_rows}).fetchall()
+
+
+def _case_event(r: tuple) -> str:
+    return sse("case", {"id": r[2], "event": r[3], "from": r[4], "to": r[5], "actor": r[6], "at": iso_utc(r[0]),
+                        "kind": r[7], "status": r[8], "department": r[9], "grid": r[10], "due_at": iso_utc(r[11]),
+                        "evidence_count": r[12]})
+
+
 def poll(pool: ConnectionPool, session: Session, cursor: Cursor, limits: LiveLimits) -> tuple[list[str], Cursor]:
     """The events that arrived since the cursor, and the cursor after them."""
     with connection(pool) as conn:
         hbs = _heartbeat_rows(conn, session.scope, cursor, limits)
         dls = _dead_letter_rows(conn, session.scope, cursor, limits) if may_see_dead_letters(session) else []
+        cases = _case_rows(conn, session, cursor, limits)
     events = [sse("position", {"dev": r[1], "seq": r[3], "ts": iso_utc(r[2]), "received_at": iso_utc(r[0]),
                                "lat": r[4], "lon": r[5], "acc": r[6], "grid": r[7]}) for r in hbs]
     events += [sse("deadletter", {"id": r[1], "received_at": iso_utc(r[0]), "topic": r[2], "reason": r[3],
                                   "detail": r[4], "dev": r[5], "seq": r[6], "size": r[7]}) for r in dls]
     if hbs:
         cursor = replace(cursor, heartbeat=hbs[-1][:4])
+    events += [_case_event(r) for r in cases]
     if dls:
         cursor = replace(cursor, dead_letter=dls[-1][:2])
+    if cases:
+        cursor = replace(cursor, case=cases[-1][:2])
     return events, cursor
 
 

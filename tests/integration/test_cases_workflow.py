@@ -132,3 +132,20 @@ def test_scopes_an_operator_sees_its_department_and_a_supervisor_its_grid_subtre
         "evidence_count": 1}
     assert one["opened_at"] == "2026-11-18T02:00:00.000Z" and one["due_at"] == "2026-11-19T03:00:00.000Z"
     assert one["evidence"][0]["source"] == "detection"
+
+
+def test_the_live_feed_carries_new_and_changed_cases_the_caller_may_see(client, city):
+    from tests.integration.test_api_live import read_stream
+
+    sup = login(city, "sue", "supervisor")
+    ola = login(city, "ola", "operator", department="sanitation")
+
+    def traffic():
+        feed(city, [det("cam-1", "garbage", WED_10, pos=at(-700, -700)),          # 3: sanitation
+                    det("cam-1", "fire", WED_10, pos=at(700, 700))])              # 4: fire brigade
+        act(client, 1, "register", sup)
+
+    events = [d for e, d in read_stream(client, ola, traffic) if e == "case"]
+    assert sorted((d["id"], d["event"], d["to"]) for d in events) == [(1, "register", "registered"),
+                                                                      (3, "open", "registered")]
+    assert {d["department"] for d in events} == {"sanitation"}

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
-from cloud.api.deps import Conn, CurrentSession, InstantParam, PageParams
+from cloud.api.deps import Conn, CurrentSession, InstantParam, PageParams, Session
 from cloud.api.models import Instant, Page
 from cloud.cases import queries, report, workflow
 from cloud.cases.errors import ActionForbidden, ActionNotAllowed, CaseNotFound
@@ -33,14 +33,21 @@ class CaseScope:
     actor: workflow.Actor
 
 
-def case_scope(session: CurrentSession) -> CaseScope:
+def case_visibility(session: Session) -> tuple[str, dict]:
+    """The one rule of who sees which case, as an SQL condition on alias `c` (API and live feed)."""
     user = session.user
     conds = [session.scope.rows("c.grid")]
     params = dict(session.scope.params)
     if user.role == "operator":
         conds.append("c.department = %(scope_department)s")
         params["scope_department"] = user.department or ""
-    return CaseScope(" AND ".join(conds), params, workflow.Actor(user.name, user.role, user.department))
+    return " AND ".join(conds), params
+
+
+def case_scope(session: CurrentSession) -> CaseScope:
+    user = session.user
+    sql, params = case_visibility(session)
+    return CaseScope(sql, params, workflow.Actor(user.name, user.role, user.department))
 
 
 VisibleCases = Annotated[CaseScope, Depends(case_scope)]

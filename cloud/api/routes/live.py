@@ -11,11 +11,13 @@ router = APIRouter(tags=["live"])
 
 _DESCRIPTION = """text/event-stream. Events: `hello` (once), `position` (a new heartbeat inside the
 caller's scope: dev, seq, ts, received_at, lat, lon, acc, grid), `deadletter` (admins and operators:
-id, received_at, topic, reason, detail, dev, seq, size), `bye` (the stream ends; reconnect).
+id, received_at, topic, reason, detail, dev, seq, size), `case` (a case visible to the caller opened or
+changed: id, event, from, to, actor, at, kind, status, department, grid, due_at, evidence_count),
+`bye` (the stream ends; reconnect).
 Comment lines keep idle connections open. Send the token as `Authorization: Bearer`."""
 
 
-@router.get("/live", summary="Live positions and dead letters (server-sent events)", description=_DESCRIPTION,
+@router.get("/live", summary="Live positions, dead letters and cases (server-sent events)", description=_DESCRIPTION,
             response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}},
                        429: {"description": "too many open streams (per user or in total)"}})
