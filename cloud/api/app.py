@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cloud.api.live import LiveLimits, LiveRegistry
 from cloud.api.metrics import database_registry
-from cloud.api.routes import attendance, auth, cases, deadletters, devices, live, ops
+from cloud.api.routes import attendance, auth, cases, deadletters, devices, grids, live, ops, osmand
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ async def _database_unavailable(request: Request, exc: psycopg.OperationalError)
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, devices, deadletters, live, cases, attendance):
+    for module in (auth, devices, deadletters, live, cases, attendance, grids):
         api.include_router(module.router)
     return api
 
@@ -86,5 +86,6 @@ def create_app(settings: Settings, pool: ConnectionPool, *, own_pool: bool = Fal
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.include_router(_api_router())
     app.include_router(ops.router)
+    app.include_router(osmand.router)  # CONTRACT section 3: at /osmand, without a token
     _dashboard(app)
     return app

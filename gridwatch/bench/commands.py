@@ -15,6 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--pipelines", default="bare,full", help="bare and/or full")
     i.add_argument("--publishers", type=int, default=2, help="publisher processes")
     i.set_defaults(handler=_ingest)
+    g = s.add_parser("geo", help="point-in-grid points/s of GridIndex against a synthetic city")
+    g.add_argument("--grids", type=int, default=30_000, help="adjacent grid polygons in the city")
+    g.add_argument("--points", type=int, default=1_000_000, help="random points to locate")
+    g.add_argument("--near-points", type=int, default=100_000, help="points for the near() (20 m radius) figure")
+    g.set_defaults(handler=_geo)
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -39,4 +44,15 @@ def _ingest(args: argparse.Namespace) -> int:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           "broker, database, publisher and ingest on this one machine")
     print(format_table(results))
+    return 0
+
+
+def _geo(args: argparse.Namespace) -> int:
+    import os
+    import platform
+
+    from gridwatch.bench.geo import report, run
+
+    print(report(run(args.grids, args.points, near_points=args.near_points)))
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; one thread")
     return 0
