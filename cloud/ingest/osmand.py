@@ -31,6 +31,8 @@ KNOT_MPS = 1852.0 / 3600.0
 # Unix time above this is milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973.
 _MS_THRESHOLD = 100_000_000_000
 _NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+# What an `osmand:` alias segment may hold (cloud.devices): no separators, wildcards or spaces.
+_IDENT_RE = re.compile(r"^[^/+#\s\x00-\x1f]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,13 @@ def from_json(body: dict, params: Mapping[str, str], now_ms: int) -> OsmAndFix:
     return OsmAndFix(str(ident), hb, key if isinstance(key, str) and key else None)
 
 
+def _checked(fix: OsmAndFix) -> OsmAndFix:
+    if not _IDENT_RE.match(fix.ident):
+        raise _Bad(Reason.INVALID_VALUE, f"id: {fix.ident[:80]!r} is not a device id or alias "
+                                         "(1-64 characters, no spaces, '/', '+' or '#')")
+    return fix
+
+
 def parse(params: Mapping[str, str], body: bytes, content_type: str, now_ms: int) -> OsmAndFix | Rejection:
     """One request (query and form parameters merged into `params`, the raw body) as a fix."""
     raw = body or b""
@@ -144,7 +153,7 @@ def parse(params: Mapping[str, str], body: bytes, content_type: str, now_ms: int
                 raise _Bad(Reason.NOT_JSON, str(exc)) from None
             if not isinstance(obj, dict):
                 raise _Bad(Reason.NOT_OBJECT, f"expected a JSON object, got {type(obj).__name__}")
-            return from_json(obj, params, now_ms)
-        return from_params(params, now_ms)
+            return _checked(from_json(obj, params, now_ms))
+        return _checked(from_params(params, now_ms))
     except _Bad as bad:
         return Rejection(bad.reason, str(bad), raw)
