@@ -95,14 +95,25 @@ def add_evidence(cur: psycopg.Cursor, case_id: int, s: Sighting) -> bool:
     return cur.rowcount == 1
 
 
-def join(cur: psycopg.Cursor, case_id: int, s: Sighting) -> Outcome:
+def join(cur: psycopg.Cursor, case_id: int, s: Sighting, calendar: WorkingCalendar) -> Outcome:
     if add_evidence(cur, case_id, s):
-        cur.execute("UPDATE case_file SET evidence_count = evidence_count + 1, updated_at = now(), "
-                    "last_evidence_at = greatest(last_evidence_at, %s) WHERE id = %s", (s.ts, case_id))
+        opened_at, sla, rtc = cur.execute(
+            "UPDATE case_file SET evidence_count = evidence_count + 1, updated_at = now(), "
+            "last_evidence_at = greatest(last_evidence_at, %s) WHERE id = %s "
+            "RETURNING opened_at, sla_hours, round_the_clock", (s.ts, case_id)).fetchone()
+        if s.opened_at < opened_at:
+            _seen_earlier(cur, case_id, s.opened_at, sla, rtc, calendar)
     if s.resolved:
         for action in ("register", "dispatch", "handle"):
             workflow.apply(cur, case_id, action, f"worker:{s.dev}", "resolved on the spot by a field report")
     return Outcome(case_id, False)
+
+
+def _seen_earlier(cur: psycopg.Cursor, case_id: int, start: datetime, sla: float, rtc: bool,
+                  calendar: WorkingCalendar) -> None:
+    """Evidence older than the case (another worker stored it later): the clock starts at the first sighting."""
+    cur.execute("UPDATE case_file SET opened_at = %s, warn_at = %s, due_at = %s WHERE id = %s AND opened_at > %s",
+                (start, due_at(start, sla * 0.8, rtc, calendar), due_at(start, sla, rtc, calendar), case_id, start))
 
 
 def initial_status(s: Sighting, spec: KindSpec) -> str:
@@ -140,7 +151,7 @@ def open_case(cur: psycopg.Cursor, s: Sighting, spec: KindSpec, route: Route, gr
     if row is None:  # an open case holds this cell already: it is the same incident
         (existing,) = cur.execute("SELECT id FROM case_file WHERE kind = %s AND incident_cell = %s "
                                   "AND status NOT IN ('closed', 'rejected')", (s.kind, cell)).fetchone()
-        return join(cur, existing, s)
+        return join(cur, existing, s, calendar)
     case_id = row[0]
     add_evidence(cur, case_id, s)
     note = "resolved on the spot; awaiting verification" if s.resolved else s.note

@@ -106,3 +106,9 @@ def test_a_redelivered_message_adds_no_evidence_twice(city):
     feed(city, [msg])
     feed(city, [msg, msg])
     assert [n for *_, n in cases(city)] == [1]
+
+
+def test_an_earlier_sighting_stored_later_moves_the_clock_back_to_the_first_sighting(city):
+    feed(city, [det("cam-1", "fire", WED_10 + timedelta(minutes=10))])
+    feed(city, [det("cam-1", "fire", WED_10)])  # another worker committed it later
+    assert cases(city, "opened_at, due_at, evidence_count") == [(WED_10, WED_10 + timedelta(hours=1), 2)]
