@@ -15,6 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--pipelines", default="bare,full", help="bare and/or full")
     i.add_argument("--publishers", type=int, default=2, help="publisher processes")
     i.set_defaults(handler=_ingest)
+    c = s.add_parser("cases", help="detection published to its case visible in the API: latency percentiles")
+    c.add_argument("--rate", type=float, default=1000.0, help="detections per minute")
+    c.add_argument("--seconds", type=float, default=60.0, help="how long to publish at that rate")
+    c.add_argument("--workers", type=int, default=2, help="ingest slot processes")
+    c.set_defaults(handler=_cases)
     g = s.add_parser("geo", help="point-in-grid points/s of GridIndex against a synthetic city")
     g.add_argument("--grids", type=int, default=30_000, help="adjacent grid polygons in the city")
     g.add_argument("--points", type=int, default=1_000_000, help="random points to locate")
@@ -55,4 +60,12 @@ def _geo(args: argparse.Namespace) -> int:
 
     print(report(run(args.grids, args.points, near_points=args.near_points)))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; one thread")
+    return 0
+
+
+def _cases(args: argparse.Namespace) -> int:
+    from gridwatch.bench.cases import run
+
+    result = run(int(args.rate * args.seconds / 60), args.rate, args.workers)
+    print(result.line())
     return 0
