@@ -47,6 +47,7 @@ class Pipeline:
         self.steps = steps
         self.registration = RegistrationFilter() if settings.require_registration else None
         self._refreshed = float("-inf")
+        self._touched: dict[str, float] = {}
 
     def refresh(self, conn: psycopg.Connection, force: bool = False) -> None:
         """Reload registry state (registered devices, aliases, grids) at most every ingest_refresh_s."""
@@ -64,7 +65,19 @@ class Pipeline:
                           self.registration, self.steps.translators)
         for enricher in self.steps.enrichers:
             enricher.enrich(rows)
+        rows.seen = self._not_touched_lately(rows.seen)
         return rows
+
+    def _not_touched_lately(self, seen: dict) -> dict:
+        """The registry's last_seen moves at most once a minute per device: skip the rest here,
+        before they cost a row lock each (an upsert locks the row even when it changes nothing)."""
+        now = time.monotonic()
+        fresh = {d: t for d, t in seen.items() if now - self._touched.get(d, float("-inf")) >= 60.0}
+        for dev in fresh:
+            self._touched[dev] = now
+        if len(self._touched) > 500_000:
+            self._touched = {d: t for d, t in self._touched.items() if now - t < 60.0}
+        return fresh
 
     def commit(self, conn: psycopg.Connection, batch: list[Inbound], rows: Rows | None = None) -> list[store.Advanced]:
         """Store a batch. A batch that fails for its content (the database refuses a value, or a

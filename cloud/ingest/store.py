@@ -51,8 +51,6 @@ def prepare(conn: psycopg.Connection) -> None:
         for name in TABLES:
             conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{name} "
                          f"(LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS stage_run "
-                     "(dev text, kind text, lo bigint, hi bigint) ON COMMIT DELETE ROWS")
 
 
 def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool) -> list[tuple]:
@@ -97,52 +95,69 @@ def _touch_devices(cur: psycopg.Cursor, seen: dict) -> None:
         (devs, [seen[d] for d in devs]))
 
 
-_ADVANCE = """
-WITH RECURSIVE touched AS (
-    SELECT DISTINCT dev, kind FROM stage_run
-), start AS (
-    SELECT c.dev, c.kind, c.seq FROM receipt_cursor c JOIN touched USING (dev, kind)
-), walk(dev, kind, seq) AS (
-    SELECT dev, kind, seq FROM start
-    UNION ALL
-    SELECT w.dev, w.kind, nxt.hi FROM walk w
-    CROSS JOIN LATERAL (SELECT max(l.hi) AS hi FROM seq_ledger l
-                        WHERE l.dev = w.dev AND l.kind = w.kind AND l.lo <= w.seq + 1 AND l.hi > w.seq) nxt
-    WHERE nxt.hi IS NOT NULL
-), best AS (
-    SELECT dev, kind, max(seq) AS seq FROM walk GROUP BY dev, kind
-)
-UPDATE receipt_cursor c SET seq = best.seq, updated_at = now()
-FROM best WHERE c.dev = best.dev AND c.kind = best.kind AND best.seq > c.seq
-RETURNING c.dev, c.kind, c.seq
-"""
+def advance(cursor: int, batch_runs: list[tuple[int, int]], pending: list[tuple[int, int]]) -> int:
+    """The new contiguous cursor: walk up from `cursor` through every run that touches it."""
+    for lo, hi in sorted(batch_runs + pending):
+        if lo > cursor + 1:
+            break
+        cursor = max(cursor, hi)
+    return cursor
+
+
+def _lock_cursors(cur: psycopg.Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    # Lock the cursors in one order first: a concurrent worker's runs for the
+    # same device are then committed and visible to the ledger read after this.
+    arrays = ([d for d, _ in keys], [k for _, k in keys])
+    cur.execute("INSERT INTO receipt_cursor (dev, kind) SELECT * FROM unnest(%s::text[], %s::text[]) "
+                "ON CONFLICT DO NOTHING", arrays)
+    return {(d, k): s for d, k, s in cur.execute(
+        "SELECT dev, kind, seq FROM receipt_cursor WHERE (dev, kind) IN "
+        "(SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY dev, kind FOR UPDATE", arrays).fetchall()}
+
+
+def _pending_runs(cur: psycopg.Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """Runs waiting behind a hole (usually none)."""
+    out: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for d, k, lo, hi in cur.execute(
+            "SELECT dev, kind, lo, hi FROM seq_ledger WHERE (dev, kind) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[]))", ([d for d, _ in keys], [k for _, k in keys])):
+        out.setdefault((d, k), []).append((lo, hi))
+    return out
 
 
 def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]]) -> list[Advanced]:
     if not seqs:
         return []
     keys = sorted(seqs)
-    arrays = ([d for d, _ in keys], [k for _, k in keys])
-    cur.execute("INSERT INTO receipt_cursor (dev, kind) SELECT * FROM unnest(%s::text[], %s::text[]) "
-                "ON CONFLICT DO NOTHING", arrays)
-    # Lock the cursors in one order first: a concurrent worker's runs for the
-    # same device are then committed and visible to the walk below.
-    before = {(d, k): s for d, k, s in cur.execute(
-        "SELECT dev, kind, seq FROM receipt_cursor WHERE (dev, kind) IN "
-        "(SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY dev, kind FOR UPDATE", arrays).fetchall()}
-    with cur.copy("COPY stage_run (dev, kind, lo, hi) FROM STDIN") as cp:
-        for (dev, kind) in keys:
-            for lo, hi in runs(seqs[(dev, kind)]):
-                cp.write_row((dev, kind, lo, hi))
-    cur.execute("INSERT INTO seq_ledger (dev, kind, lo, hi) SELECT dev, kind, lo, hi FROM stage_run")
-    moved = {(d, k): s for d, k, s in cur.execute(_ADVANCE).fetchall()}
-    cur.execute("DELETE FROM seq_ledger l USING receipt_cursor c, (SELECT DISTINCT dev, kind FROM stage_run) t "
-                "WHERE l.dev = t.dev AND l.kind = t.kind AND c.dev = l.dev AND c.kind = l.kind AND l.hi <= c.seq")
-    out = [Advanced(d, k, s) for (d, k), s in moved.items()]
-    # A repeat of what the cursor already covers: its receipt was lost, send it again.
-    out += [Advanced(d, k, before[(d, k)]) for (d, k) in keys
-            if (d, k) not in moved and before[(d, k)] >= 0 and min(seqs[(d, k)]) <= before[(d, k)]]
-    return out
+    before = _lock_cursors(cur, keys)
+    pending = _pending_runs(cur, keys)
+    moved: list[Advanced] = []
+    waiting: list[tuple[str, str, int, int]] = []
+    out: list[Advanced] = []
+    for key in keys:
+        batch_runs = runs(seqs[key])
+        new = advance(before[key], batch_runs, pending.get(key, []))
+        waiting += [(*key, lo, hi) for lo, hi in batch_runs if hi > new]
+        if new > before[key]:
+            moved.append(Advanced(*key, new))
+        elif before[key] >= 0 and batch_runs[0][0] <= before[key]:
+            # A repeat of what the cursor already covers: its receipt was lost, send it again.
+            out.append(Advanced(*key, before[key]))
+    if moved:
+        cur.execute("UPDATE receipt_cursor c SET seq = m.seq, updated_at = now() "
+                    "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS m(dev, kind, seq) "
+                    "WHERE c.dev = m.dev AND c.kind = m.kind",
+                    ([a.dev for a in moved], [a.kind for a in moved], [a.seq for a in moved]))
+        stale = [a for a in moved if (a.dev, a.kind) in pending]
+        if stale:
+            cur.execute("DELETE FROM seq_ledger l USING unnest(%s::text[], %s::text[], %s::bigint[]) AS m(dev, kind, seq) "
+                        "WHERE l.dev = m.dev AND l.kind = m.kind AND l.hi <= m.seq",
+                        ([a.dev for a in stale], [a.kind for a in stale], [a.seq for a in stale]))
+    if waiting:
+        with cur.copy("COPY seq_ledger (dev, kind, lo, hi) FROM STDIN") as cp:
+            for row in waiting:
+                cp.write_row(row)
+    return moved + out
 
 
 def write(conn: psycopg.Connection, rows: Rows, reactors: list | None = None) -> list[Advanced]:

@@ -1,6 +1,7 @@
 """SIGKILL an ingest process mid-stream and restart it: nothing lost, nothing twice."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ def start_slot(settings, log_path, slot=1):
     env = dict(os.environ)
     for key, value in settings.model_dump(mode="json").items():
         if value is not None:
-            env[f"GRIDWATCH_{key.upper()}"] = str(value)
+            env[f"GRIDWATCH_{key.upper()}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
     with open(log_path, "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "gridwatch.cli", "-v", "ingest", "run", "--slot", str(slot)],
                                 env=env, stdout=subprocess.DEVNULL, stderr=log)

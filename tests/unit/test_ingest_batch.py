@@ -54,3 +54,14 @@ def test_receipts_are_coalesced_per_device_and_kind():
     assert c.due(now=10.9) == []
     assert c.due(now=11.0) == [("a", "hb", 12)]
     assert c.due(now=20.0) == []
+
+
+def test_cursor_advances_through_touching_runs_and_stops_at_a_hole():
+    from cloud.ingest.store import advance
+
+    assert advance(-1, [(0, 4)], []) == 4
+    assert advance(-1, [(1, 4)], []) == -1  # seq 0 not there yet
+    assert advance(4, [(5, 5), (7, 9)], []) == 5
+    assert advance(5, [(6, 6)], [(7, 9), (12, 12)]) == 9  # fills the hole, joins the waiting run
+    assert advance(9, [(3, 4)], []) == 9  # a repeat never moves it back
+    assert advance(9, [(2, 12)], []) == 12  # a run overlapping the cursor extends it
