@@ -76,3 +76,18 @@ def evidence(conn: psycopg.Connection, case_id: int, limit: int = 100) -> list[d
     rows = conn.execute(f"SELECT {', '.join(EVIDENCE_COLUMNS)} FROM case_evidence WHERE case_id = %s "
                         "ORDER BY ts DESC, dev, seq LIMIT %s", (case_id, limit)).fetchall()
     return [dict(zip(EVIDENCE_COLUMNS, r)) for r in rows]
+
+
+_IMAGE_COLUMN = {"detection": "snapshot", "field_report": "photo"}
+
+
+def evidence_image(conn: psycopg.Connection, case_id: int, source: str, dev: str, seq: int) -> bytes | None:
+    """The snapshot or photo of one piece of a case's evidence, from its source row; None when it has none."""
+    column = _IMAGE_COLUMN.get(source)
+    if column is None:
+        return None
+    row = conn.execute(
+        f"""SELECT s.{column} FROM case_evidence e JOIN {source} s ON (s.dev, s.ts, s.seq) = (e.dev, e.ts, e.seq)
+            WHERE e.case_id = %s AND e.source = %s AND e.dev = %s AND e.seq = %s LIMIT 1""",
+        (case_id, source, dev, seq)).fetchone()
+    return bytes(row[0]) if row and row[0] is not None else None

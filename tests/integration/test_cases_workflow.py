@@ -149,3 +149,25 @@ def test_the_live_feed_carries_new_and_changed_cases_the_caller_may_see(client, 
     assert sorted((d["id"], d["event"], d["to"]) for d in events) == [(1, "register", "registered"),
                                                                       (3, "open", "registered")]
     assert {d["department"] for d in events} == {"sanitation"}
+
+
+def test_the_report_route_evaluates_only_the_callers_cases(client, city):
+    ola = login(city, "ola", "operator", department="sanitation")
+    body = client.get("/api/v1/cases/report", headers=ola).json()
+    assert {(g["dimension"], g["key"]) for g in body["groups"]} == {
+        ("department", "sanitation"), ("kind", "garbage"), ("grid", "G1")}
+    assert [b["name"] for b in body["benchmarks"]] == ["events_handled_within_8h",
+                                                      "component_problems_handled_within_3d"]
+    assert client.get("/api/v1/cases/report?since=2026-11-19T00:00:00Z", headers=ola).json()["groups"] == []
+
+
+def test_evidence_points_at_its_snapshot_which_the_api_serves(client, city):
+    jpeg = "/9j/4AAQSkZJRgABAQ=="
+    feed(city, [det("cam-1", "fire", WED_10, pos=at(900, 900), snapshot=jpeg)])
+    sup = login(city, "sue", "supervisor")
+    (ev,) = client.get("/api/v1/cases/3", headers=sup).json()["evidence"]
+    assert ev["has_image"] and ev["image"].startswith("/api/v1/cases/3/images/detection/cam-1/")
+    r = client.get(ev["image"], headers=sup)
+    assert (r.status_code, r.headers["content-type"], r.content[:2]) == (200, "image/jpeg", b"\xff\xd8")
+    assert client.get(ev["image"].replace("/3/", "/1/"), headers=sup).status_code == 404
+    assert client.get(ev["image"], headers=login(city, "ola", "operator", department="sanitation")).status_code == 404

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from cloud.api.deps import Conn, CurrentSession, InstantParam, PageParams, Session
@@ -102,6 +102,7 @@ class EvidenceOut(BaseModel):
     track_key: str | None
     note: str
     has_image: bool
+    image: str | None = Field(default=None, description="URL of the snapshot or photo, when there is one")
 
 
 class CaseDetail(CaseOut):
@@ -141,14 +142,28 @@ def _detail(conn, case_id: int, scope: CaseScope) -> CaseDetail:
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
     actions = workflow.allowed_actions(scope.actor, found["status"], found["department"], found["handled_by"])
-    return CaseDetail(**found, history=queries.history(conn, case_id), evidence=queries.evidence(conn, case_id),
-                      actions=actions)
+    evidence = [EvidenceOut(**e, image=f"/api/v1/cases/{case_id}/images/{e['source']}/{e['dev']}/{e['seq']}"
+                            if e["has_image"] else None) for e in queries.evidence(conn, case_id)]
+    return CaseDetail(**found, history=queries.history(conn, case_id), evidence=evidence, actions=actions)
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case with its history and evidence",
             responses={404: {"description": "no such case, or none the caller may see"}})
 def case(case_id: CaseId, scope: VisibleCases, conn: Conn) -> CaseDetail:
     return _detail(conn, case_id, scope)
+
+
+@router.get("/cases/{case_id}/images/{source}/{dev}/{seq}", response_class=Response,
+            summary="The snapshot (detection) or photo (field report) of one piece of evidence",
+            responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "no such case or image"}})
+def evidence_image(case_id: CaseId, source: Literal["detection", "field_report"], dev: str,
+                   seq: Annotated[int, Path(ge=0)], scope: VisibleCases, conn: Conn) -> Response:
+    if queries.get_case(conn, case_id, scope.sql, scope.params) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
+    image = queries.evidence_image(conn, case_id, source, dev, seq)
+    if image is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such image in this case's evidence")
+    return Response(image, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/cases/{case_id}/actions", response_model=CaseDetail, summary="Take a workflow action",
