@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from .batch import Rows, runs
@@ -53,18 +54,39 @@ def prepare(conn: psycopg.Connection) -> None:
                          f"(LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
 
 
-def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool) -> list[tuple]:
-    """COPY into staging, insert what is new; returns the new rows when asked."""
+def _key(row: tuple) -> tuple:
+    return (row[0], row[2], row[1])  # (dev, ts, seq): the primary key, in index order
+
+
+def _write_copy(cur: psycopg.Cursor, target: str, name: str, rows: list[tuple]) -> None:
     cols = TABLES[name]
     jcol = _JSON_COL[name]
-    with cur.copy(f"COPY stage_{name} ({', '.join(c for c, _ in cols)}) FROM STDIN (FORMAT BINARY)") as cp:
+    with cur.copy(f"COPY {target} ({', '.join(c for c, _ in cols)}) FROM STDIN (FORMAT BINARY)") as cp:
         cp.set_types([t for _, t in cols])
         for row in rows:
             if row[jcol] is not None:
                 row = row[:jcol] + (Jsonb(row[jcol]),) + row[jcol + 1:]
             cp.write_row(row)
-    # Sorted inserts take index locks in one order in every worker: no deadlocks.
-    col_list = ", ".join(c for c, _ in cols)
+
+
+def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool) -> list[tuple]:
+    """Insert what is new; returns the new rows when asked.
+
+    Redeliveries are rare (a slot crash, a device resend), so first COPY straight
+    into the table inside a savepoint; only when that meets an existing key does
+    the batch go the slower way, COPY into staging then INSERT ... ON CONFLICT DO
+    NOTHING. Rows are sorted by key either way, so concurrent slots take index
+    locks in one order.
+    """
+    unique = sorted({_key(r): r for r in rows}.values(), key=_key)
+    try:
+        with cur.connection.transaction():
+            _write_copy(cur, name, name, unique)
+        return unique if want_fresh else []
+    except pg_errors.UniqueViolation:
+        pass
+    _write_copy(cur, f"stage_{name}", name, unique)
+    col_list = ", ".join(c for c, _ in TABLES[name])
     cur.execute(f"INSERT INTO {name} ({col_list}) SELECT {col_list} FROM stage_{name} "
                 "ORDER BY dev, ts, seq ON CONFLICT DO NOTHING" + (f" RETURNING {col_list}" if want_fresh else ""))
     return cur.fetchall() if want_fresh else []
