@@ -27,6 +27,7 @@ CAMERAS = 20
 KINDS = ("garbage", "obstruction", "fire", "crowd", "waterlogging")
 SPACING_M = 200.0  # far beyond every merge radius: each detection is a new incident
 TARGET_P99_S = 2.0
+LOOKBACK_IDS = 300
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,11 @@ class Poller(threading.Thread):
         self.after_id = 0
 
     def poll_once(self, conn: http.client.HTTPConnection) -> None:
+        # Ids are taken at insert and committed in any order across slots: re-read a margin
+        # below the highest id seen, or a case committed late under a lower id is never seen.
+        after = max(0, self.after_id - LOOKBACK_IDS)
         while True:
-            query = urlencode({"after_id": self.after_id, "limit": 1000})
+            query = urlencode({"after_id": after, "limit": 1000})
             conn.request("GET", f"/api/v1/cases?{query}", headers={"Authorization": f"Bearer {self.token}"})
             response = conn.getresponse()
             body = orjson.loads(response.read())
@@ -103,6 +107,7 @@ class Poller(threading.Thread):
             for item in body["items"]:
                 self.seen.setdefault(item["origin"], now)
                 self.after_id = max(self.after_id, item["id"])
+                after = max(after, item["id"])
             if len(body["items"]) < 1000:
                 return
 

@@ -123,8 +123,9 @@ def cases(scope: VisibleCases, conn: Conn, page: PageParams,
           grid: Annotated[str | None, Query(description="this grid and every grid below it")] = None,
           department: str | None = None,
           overdue: bool | None = None,
-          after_id: Annotated[int | None, Query(ge=0, description="only cases with a larger id, "
-                                                 "oldest first (for polling)")] = None) -> Page[CaseOut]:
+          after_id: Annotated[int | None, Query(ge=0, description="only cases with a larger id, oldest first "
+                                                 "(polling: ids are taken at insert and may commit out of order, so "
+                                                 "re-read a margin below the highest id seen)")] = None) -> Page[CaseOut]:
     flt = queries.CaseFilter(status_, kind, grid, department, overdue, after_id)
     items, total = queries.list_cases(conn, scope.sql, scope.params, flt, page.limit, page.offset)
     return Page[CaseOut](items=[CaseOut(**i) for i in items], total=total)
