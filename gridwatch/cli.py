@@ -28,7 +28,9 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gridwatch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="gridwatch", description="gridwatch: edge-to-cloud urban grid management "
+        "(ingest, grids and attendance, cases, edge agents). Configured by GRIDWATCH_* variables or .env.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
