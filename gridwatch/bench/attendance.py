@@ -79,13 +79,40 @@ def accuracy(n: int, seed: int = 1, rules: Rules | None = None) -> evaluate.Scor
     return evaluate.score([(t, r.verdict, r.flags) for t, r in zip(fleet.truths, results)])
 
 
-def speed(workers: int, seed: int = 7, rules: Rules | None = None) -> tuple[int, float]:
-    """(fixes judged, seconds) for `workers` devices reporting every 30 s all day."""
+def speed(workers: int, seed: int = 7, rules: Rules | None = None) -> tuple[int, float, float]:
+    """(fixes judged, wall seconds, CPU seconds) for `workers` devices reporting every 30 s all day."""
     fleet = simulate(workers, seed, whole_day=True, mix={"diligent": 6, "late": 1, "leaves_early": 1, "absent": 1,
                                                         "boundary": 1, "idle": 1})
     fixes = [fixes_of(tr) for tr in fleet.tracks]
     rules = rules or Rules()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for fx, sh in zip(fixes, fleet.shifts):
         judge_shift(fx, fleet.shapes[sh.grid], sh, rules)
-    return sum(len(f) for f in fixes), time.perf_counter() - started
+    return sum(len(f) for f in fixes), time.perf_counter() - started, time.process_time() - cpu
+
+
+def main(shifts: int, fleet_sizes: list[int], seed: int = 1) -> int:
+    import os
+    import platform
+
+    started = time.perf_counter()
+    score = accuracy(shifts, seed)
+    print(f"accuracy: {shifts} simulated shifts ({len(plans.BEHAVIOURS)} behaviours, realistic noise), "
+          f"judged in {time.perf_counter() - started:.1f} s including generation")
+    print(evaluate.format_score(score))
+    ok = score.accuracy >= 0.99 and all(score.precision(f) >= 0.95 and score.recall(f) >= 0.95
+                                        for f in evaluate.FLAGS)
+    print(f"targets (verdicts >= 99%, each flag precision and recall >= 0.95): {'met' if ok else 'NOT met'}")
+    for miss in score.misses[:10]:
+        print(f"  miss: {miss['worker']} {miss['behaviour']}: truth {miss['verdict']} {miss['flags']}, "
+              f"judged {miss['judged']} {miss['judged_flags']}")
+    print()
+    print(f"speed: a day of 30-second heartbeats per worker (2,880 fixes), one shift each, "
+          f"one process on {platform.processor() or platform.machine()} ({os.cpu_count()} cores)")
+    print("(generating the fixes is not timed; wall time includes other load on the machine, CPU time does not)")
+    print(f"{'workers':>8}{'fixes':>12}{'wall s':>9}{'CPU s':>8}{'fixes/s':>12}{'ms/shift':>10}")
+    for n in fleet_sizes:
+        fixes, seconds, cpu = speed(n, seed)
+        print(f"{n:>8}{fixes:>12,}{seconds:>9.2f}{cpu:>8.2f}{fixes / seconds:>12,.0f}{seconds / n * 1000:>10.2f}",
+              flush=True)
+    return 0 if ok else 1

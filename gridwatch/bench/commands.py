@@ -24,7 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--grids", type=int, default=30_000, help="adjacent grid polygons in the city")
     g.add_argument("--points", type=int, default=1_000_000, help="random points to locate")
     g.add_argument("--near-points", type=int, default=100_000, help="points for the near() (20 m radius) figure")
+    g.add_argument("--segment-m", type=float, default=None,
+                   help="densify grid edges to a vertex every so many metres (default: 5-vertex quadrilaterals)")
     g.set_defaults(handler=_geo)
+    a = s.add_parser("attendance", help="attendance verdict accuracy vs simulated ground truth, and judging speed")
+    a.add_argument("--shifts", type=int, default=1300, help="simulated worker shifts for the accuracy run")
+    a.add_argument("--workers", default="500,1000,2500,5000", help="comma-separated fleet sizes for the speed run")
+    a.add_argument("--seed", type=int, default=1)
+    a.set_defaults(handler=_attendance)
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -58,7 +65,7 @@ def _geo(args: argparse.Namespace) -> int:
 
     from gridwatch.bench.geo import report, run
 
-    print(report(run(args.grids, args.points, near_points=args.near_points)))
+    print(report(run(args.grids, args.points, near_points=args.near_points, segment_m=args.segment_m)))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; one thread")
     return 0
 
@@ -69,3 +76,9 @@ def _cases(args: argparse.Namespace) -> int:
     result = run(int(args.rate * args.seconds / 60), args.rate, args.workers)
     print(result.line())
     return 0
+
+
+def _attendance(args: argparse.Namespace) -> int:
+    from gridwatch.bench.attendance import main
+
+    return main(args.shifts, [int(w) for w in args.workers.split(",")], args.seed)
