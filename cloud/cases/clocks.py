@@ -1,5 +1,6 @@
-"""SLA clocks: warn at 80% of the time, and on breach mark the case overdue and
-escalate it to the next level of the grid hierarchy.
+"""SLA clocks: warn at 80% of the time, on breach mark the case overdue and
+escalate it to the next level of the grid hierarchy, and while it stays
+unhandled escalate one level further for every further SLA span.
 
 Each step is one idempotent state transition in SQL (`... WHERE warned_at IS
 NULL ... FOR UPDATE SKIP LOCKED ... RETURNING`), so any number of `cloud`
@@ -8,7 +9,7 @@ escalated once, whoever gets there first.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -27,14 +28,36 @@ FROM due WHERE c.id = due.id
 RETURNING c.id, c.status, c.due_at
 """
 
-_BREACH = """
+# The grid one level above `code`, and whether there is a level above that.
+_UP = "(SELECT g.parent FROM grid g WHERE g.code = {code})"
+_HAS_UP = "EXISTS (SELECT 1 FROM grid g JOIN grid p ON p.code = g.parent WHERE g.code = {code} " \
+          "AND p.parent IS NOT NULL)"
+
+_BREACH = f"""
 WITH due AS (
     SELECT id FROM case_file
     WHERE overdue_at IS NULL AND due_at <= %(now)s AND status = ANY(%(clocked)s)
     ORDER BY due_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
 UPDATE case_file c SET overdue_at = %(now)s, updated_at = now(),
     warned_at = coalesce(c.warned_at, %(now)s),
-    escalated_to = (SELECT g.parent FROM grid g WHERE g.code = c.grid)
+    escalated_to = {_UP.format(code="c.grid")},
+    escalation_level = CASE WHEN {_UP.format(code="c.grid")} IS NULL THEN 0 ELSE 1 END,
+    next_escalation_at = CASE WHEN {_HAS_UP.format(code="c.grid")}
+                              THEN %(now)s::timestamptz + (c.due_at - c.opened_at) END
+FROM due WHERE c.id = due.id
+RETURNING c.id, c.status, c.escalated_to, (SELECT g.name FROM grid g WHERE g.code = c.escalated_to)
+"""
+
+# Still unhandled one SLA span after the last escalation: one level further up.
+_FURTHER = f"""
+WITH due AS (
+    SELECT id FROM case_file
+    WHERE next_escalation_at <= %(now)s AND status = ANY(%(clocked)s)
+    ORDER BY next_escalation_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
+UPDATE case_file c SET updated_at = now(), escalation_level = c.escalation_level + 1,
+    escalated_to = {_UP.format(code="c.escalated_to")},
+    next_escalation_at = CASE WHEN {_HAS_UP.format(code="c.escalated_to")}
+                              THEN c.next_escalation_at + (c.due_at - c.opened_at) END
 FROM due WHERE c.id = due.id
 RETURNING c.id, c.status, c.escalated_to, (SELECT g.name FROM grid g WHERE g.code = c.escalated_to)
 """
@@ -43,7 +66,8 @@ RETURNING c.id, c.status, c.escalated_to, (SELECT g.name FROM grid g WHERE g.cod
 @dataclass(frozen=True)
 class ClockRun:
     warned: list[int]
-    escalated: list[int]
+    escalated: list[int]        # breached now: overdue, and up one level
+    escalated_further: list[int] = field(default_factory=list)
 
 
 def _history(cur: psycopg.Cursor, rows: list[tuple[int, str, str, str]]) -> None:
@@ -72,6 +96,13 @@ def breach(cur: psycopg.Cursor, now: datetime) -> list[int]:
     return [r[0] for r in rows]
 
 
+def escalate_further(cur: psycopg.Cursor, now: datetime) -> list[int]:
+    rows = cur.execute(_FURTHER, {"now": now, "clocked": list(CLOCKED), "batch": BATCH}).fetchall()
+    _history(cur, [(cid, "escalate", st, f"still not handled; escalated to {up} ({name})")
+                   for cid, st, up, name in rows if up is not None])
+    return [r[0] for r in rows]
+
+
 def run_clocks(conn: psycopg.Connection, now: datetime | None = None) -> ClockRun:
     """One pass over the clocks, one transaction per step; `now` defaults to the database's."""
     with conn.transaction():
@@ -80,4 +111,6 @@ def run_clocks(conn: psycopg.Connection, now: datetime | None = None) -> ClockRu
         warned = warn(cur, at)
     with conn.transaction(), conn.cursor() as cur:
         escalated = breach(cur, at)
-    return ClockRun(warned, escalated)
+    with conn.transaction(), conn.cursor() as cur:
+        further = escalate_further(cur, at)
+    return ClockRun(warned, escalated, further)

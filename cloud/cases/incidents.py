@@ -95,17 +95,22 @@ def add_evidence(cur: psycopg.Cursor, case_id: int, s: Sighting) -> bool:
     return cur.rowcount == 1
 
 
-def join(cur: psycopg.Cursor, case_id: int, s: Sighting, calendar: WorkingCalendar) -> Outcome:
-    if add_evidence(cur, case_id, s):
-        opened_at, sla, rtc = cur.execute(
-            "UPDATE case_file SET evidence_count = evidence_count + 1, updated_at = now(), "
-            "last_evidence_at = greatest(last_evidence_at, %s) WHERE id = %s "
-            "RETURNING opened_at, sla_hours, round_the_clock", (s.ts, case_id)).fetchone()
-        if s.opened_at < opened_at:
-            _seen_earlier(cur, case_id, s.opened_at, sla, rtc, calendar)
+def join(cur: psycopg.Cursor, case_id: int, s: Sighting, spec: KindSpec, calendar: WorkingCalendar) -> Outcome:
+    """Add the sighting to the case; earlier evidence moves its clock back, confident evidence
+    registers a case still waiting as `reported`, a resolved field report handles it."""
+    if not add_evidence(cur, case_id, s):
+        return Outcome(case_id, False)  # this very message is evidence already
+    status, opened_at, sla, rtc = cur.execute(
+        "UPDATE case_file SET evidence_count = evidence_count + 1, updated_at = now(), "
+        "last_evidence_at = greatest(last_evidence_at, %s) WHERE id = %s "
+        "RETURNING status, opened_at, sla_hours, round_the_clock", (s.ts, case_id)).fetchone()
+    if s.opened_at < opened_at:
+        _seen_earlier(cur, case_id, s.opened_at, sla, rtc, calendar)
     if s.resolved:
         for action in ("register", "dispatch", "handle"):
             workflow.apply(cur, case_id, action, f"worker:{s.dev}", "resolved on the spot by a field report")
+    elif status == "reported" and s.opens and s.confidence >= spec.auto_register:
+        workflow.apply(cur, case_id, "register", f"{s.source}:{s.dev}", f"confirmed by {s.note}")
     return Outcome(case_id, False)
 
 
@@ -151,7 +156,7 @@ def open_case(cur: psycopg.Cursor, s: Sighting, spec: KindSpec, route: Route, gr
     if row is None:  # an open case holds this cell already: it is the same incident
         (existing,) = cur.execute("SELECT id FROM case_file WHERE kind = %s AND incident_cell = %s "
                                   "AND status NOT IN ('closed', 'rejected')", (s.kind, cell)).fetchone()
-        return join(cur, existing, s, calendar)
+        return join(cur, existing, s, spec, calendar)
     case_id = row[0]
     add_evidence(cur, case_id, s)
     note = "resolved on the spot; awaiting verification" if s.resolved else s.note

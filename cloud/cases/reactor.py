@@ -71,7 +71,7 @@ class CaseReactor:
         spec = self.catalog.kinds[s.kind]
         case_id = incidents.find_case(cur, s, spec)
         if case_id is not None:
-            return incidents.join(cur, case_id, s, self.calendar)
+            return incidents.join(cur, case_id, s, spec, self.calendar)
         if not s.opens:
             return None
         grid = self.places.locate(s.lat, s.lon) if s.lat is not None else None

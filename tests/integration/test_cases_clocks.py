@@ -40,6 +40,20 @@ def test_a_case_is_warned_at_80_percent_then_escalated_to_the_next_level_on_brea
             ("C", True, "registered")]
 
 
+def test_a_case_left_unhandled_climbs_one_level_per_further_sla_span(db_url):
+    add_grids(db_url)
+    add_fixed_device(db_url, "cam-1", "camera", *at(100, -500))
+    feed(db_url, [det("cam-1", "fire", WED_10)])  # due 11:00 local, a span of 1 h
+    minutes = {61: "C", 100: "C", 125: "S", 190: "D", 400: "D"}
+    for m, expected in minutes.items():
+        run_clock_job(db_url, now=WED_10 + timedelta(minutes=m))
+        with psycopg.connect(db_url) as conn:
+            assert conn.execute("SELECT escalated_to FROM case_file").fetchone()[0] == expected, m
+    assert [n for _, a, n in events(db_url) if a == "escalate"] == [
+        "escalated to C (Elm Community)", "still not handled; escalated to S (Riverside Street)",
+        "still not handled; escalated to D (Harbour District)"]
+
+
 def test_handled_cases_are_not_escalated(db_url):
     add_fixed_device(db_url, "cam-1", "camera", *at(100, -500))
     feed(db_url, [det("cam-1", "fire", WED_10)])

@@ -112,3 +112,15 @@ def test_an_earlier_sighting_stored_later_moves_the_clock_back_to_the_first_sigh
     feed(city, [det("cam-1", "fire", WED_10 + timedelta(minutes=10))])
     feed(city, [det("cam-1", "fire", WED_10)])  # another worker committed it later
     assert cases(city, "opened_at, due_at, evidence_count") == [(WED_10, WED_10 + timedelta(hours=1), 2)]
+
+
+def test_a_confident_sighting_registers_a_case_waiting_as_reported(city):
+    feed(city, [det("cam-1", "garbage", WED_10, score=0.3)])
+    feed(city, [det("cam-1", "garbage", WED_10 + timedelta(minutes=1), score=0.4)])
+    assert cases(city, "status, evidence_count") == [("reported", 2)]
+    feed(city, [det("cam-1", "garbage", WED_10 + timedelta(minutes=2), score=0.8)])
+    assert cases(city, "status, evidence_count") == [("registered", 3)]
+    with psycopg.connect(city) as conn:
+        assert conn.execute("SELECT action, actor, from_status, to_status FROM case_history ORDER BY id").fetchall() \
+            == [("open", "detection:cam-1", None, "reported"),
+                ("register", "detection:cam-1", "reported", "registered")]
