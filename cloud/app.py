@@ -118,12 +118,14 @@ def run_cloud(settings: Settings, workers: int, api: bool = True, jobs: bool = T
 def _start_jobs(settings: Settings):
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    from cloud.attendance.job import add_attendance_job
     from cloud.jobs.cases import add_case_jobs
     from cloud.jobs.maintenance import add_maintenance_jobs
 
     scheduler = BackgroundScheduler(timezone="UTC")
     add_maintenance_jobs(scheduler, settings.database_url, settings)
     add_case_jobs(scheduler, settings.database_url, settings)
+    add_attendance_job(scheduler, settings.database_url, settings)
     scheduler.start()
     return scheduler
 

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from cloud.api.deps import Scope, Session, connection
 from cloud.api.models import iso_utc
 from cloud.api.routes.cases import case_visibility
+from cloud.attendance.live import new_events
 from cloud.users import lookup_token
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Cursor:
     heartbeat: tuple  # (received_at, dev, ts, seq) of the last row sent
     dead_letter: tuple  # (received_at, id)
     case: tuple = (_DAWN, -1)  # (at, id) of the last case history row sent
+    attendance: tuple = (_DAWN, -1)  # (created_at, id) of the last attendance event sent
 
 
 def sse(event: str, data: dict) -> str:
@@ -95,7 +97,7 @@ def sse(event: str, data: dict) -> str:
 def start_cursor(pool: ConnectionPool, settle_s: float) -> Cursor:
     with connection(pool) as conn:
         start = conn.execute("SELECT now() - make_interval(secs => %s)", (settle_s,)).fetchone()[0]
-    return Cursor((start, "", _DAWN, -1), (start, -1), (start, -1))
+    return Cursor((start, "", _DAWN, -1), (start, -1), (start, -1), (start, -1))
 
 
 def _heartbeat_rows(conn, scope: Scope, cursor: Cursor, limits: LiveLimits) -> list[tuple]:
@@ -146,6 +148,7 @@ def poll(pool: ConnectionPool, session: Session, cursor: Cursor, limits: LiveLim
         hbs = _heartbeat_rows(conn, session.scope, cursor, limits)
         dls = _dead_letter_rows(conn, session.scope, cursor, limits) if may_see_dead_letters(session) else []
         cases = _case_rows(conn, session, cursor, limits)
+        absences = new_events(conn, session.scope, cursor.attendance, limits.settle_s, limits.max_rows)
     events = [sse("position", {"dev": r[1], "seq": r[3], "ts": iso_utc(r[2]), "received_at": iso_utc(r[0]),
                                "lat": r[4], "lon": r[5], "acc": r[6], "grid": r[7]}) for r in hbs]
     events += [sse("deadletter", {"id": r[1], "received_at": iso_utc(r[0]), "topic": r[2], "reason": r[3],
@@ -157,6 +160,9 @@ def poll(pool: ConnectionPool, session: Session, cursor: Cursor, limits: LiveLim
         cursor = replace(cursor, dead_letter=dls[-1][:2])
     if cases:
         cursor = replace(cursor, case=cases[-1][:2])
+    events += [sse("attendance", payload) for _, payload in absences]
+    if absences:
+        cursor = replace(cursor, attendance=absences[-1][0])
     return events, cursor
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -28,8 +29,15 @@ from .engine import judge_shift
 from .model import UTC, Fixes, Shift
 from .rules import Rules
 
+if TYPE_CHECKING:
+    from apscheduler.job import Job
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from gridwatch.settings import Settings
+
 log = logging.getLogger(__name__)
 
+JOB_ID = "gridwatch.attendance"
 OVERLAP = timedelta(minutes=2)
 FIRST_LOOK_BACK = timedelta(days=1)
 _LOCK = "gridwatch.attendance"
@@ -118,14 +126,15 @@ def _due(conn: psycopg.Connection, touched: list[tuple], rules: Rules, final_aft
     return list(due.values())
 
 
-def add_attendance_job(scheduler, database_url: str, settings) -> object:
-    """Schedule the job every `attendance_job_interval_s` in the process's APScheduler."""
+def add_attendance_job(scheduler: "BaseScheduler", database_url: str, settings: "Settings") -> "Job":
+    """Schedule the job every `attendance_job_interval_s` in the process's APScheduler, first right away."""
     return scheduler.add_job(run_job, "interval", seconds=settings.attendance_job_interval_s,
-                             args=(database_url, settings), id="gridwatch.attendance", name="attendance",
-                             replace_existing=True, coalesce=True, max_instances=1)
+                             args=(database_url, settings), id=JOB_ID, name="attendance",
+                             next_run_time=datetime.now(UTC), replace_existing=True, coalesce=True,
+                             misfire_grace_time=None, max_instances=1)
 
 
-def run_job(database_url: str, settings) -> RunReport | None:
+def run_job(database_url: str, settings: "Settings") -> RunReport | None:
     try:
         with psycopg.connect(database_url) as conn:
             report = run_once(conn, Rules.from_settings(settings),

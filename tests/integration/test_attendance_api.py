@@ -136,3 +136,18 @@ def test_the_job_keeps_a_shift_under_way_current_and_reports_who_is_on_post_now(
     grid = specs[0].grid.code
     body = client.get(f"/api/v1/grids/{grid}/on-post", headers=admin).json()
     assert [r["worker"] for r in body["items"]] == [s.worker for s in specs if s.grid.code == grid]
+
+
+def test_off_post_events_stream_live_to_the_supervisor_of_that_grid_only(client, db_url):
+    from tests.integration.test_api_live import read_stream
+
+    def events_appear():
+        with psycopg.connect(db_url) as conn:
+            for worker, grid in (("ann", "A"), ("bob", "B")):
+                conn.execute("""INSERT INTO attendance_event (kind, worker, grid, dev, shift_start, since, until)
+                                VALUES ('off_post', %s, %s, %s, now() - interval '2 hours',
+                                        now() - interval '25 minutes', now())""", (worker, grid, f"h-{worker}"))
+
+    events = read_stream(client, login_as(db_url, "sue", "supervisor", scope="A"), events_appear)
+    got = [d for e, d in events if e == "attendance"]
+    assert [(d["worker"], d["grid"], d["kind"], d["minutes"]) for d in got] == [("ann", "A", "off_post", 25.0)]
