@@ -10,8 +10,13 @@ Instead:
   (predicate `intersects`), stored as CSR arrays; a bucket lying wholly
   inside one polygon answers directly;
 * for the other points, the crossing-number (even-odd) test runs in numpy
-  over every edge of every candidate polygon of the point's bucket (holes and
-  multipolygons follow from even-odd).
+  over the candidate polygons' edges that a rightward ray from the point's
+  bucket can cross (holes and multipolygons follow from even-odd).
+
+Measured (`gridwatch bench geo`, 30,000 grids, 1M points, one core of this
+2-core box when quiet): 5-vertex grids 3.5M points/s (index built in ~1.1 s);
+40-vertex grids ~0.8M points/s (~3-5 s). Under load from other processes
+the figures halve.
 
 Coordinates are local metres (float64); points are processed in chunks to
 bound memory.
@@ -88,7 +93,7 @@ class PointInPolygon:
         self.cand = poly
         self.cand_off = np.zeros(len(boxes) + 1, dtype=np.int64)
         np.cumsum(np.bincount(bucket, minlength=len(boxes)), out=self.cand_off[1:])
-        self._pair_edges(bx[bucket], by[bucket], poly)
+        self._pair_edges(bx[bucket], bucket // self.nx, poly)
         # A bucket inside a single polygon needs no edge test: `direct` holds it, else -1.
         counts = np.diff(self.cand_off)
         single = np.flatnonzero(counts == 1)
@@ -96,17 +101,33 @@ class PointInPolygon:
         self.direct = np.full(len(boxes), -1, dtype=np.int64)
         self.direct[single[covered]] = self.cand[self.cand_off[single[covered]]]
 
-    def _pair_edges(self, left: np.ndarray, bottom: np.ndarray, poly: np.ndarray) -> None:
-        """Per (bucket, candidate) pair, only the edges that a rightward ray from a point in
-        that bucket can cross: those spanning the bucket's row and reaching right of its left side."""
+    def _pair_edges(self, left: np.ndarray, row: np.ndarray, poly: np.ndarray) -> None:
+        """Per (bucket, candidate) pair, only the edges that a rightward ray from a point in that
+        bucket can cross: edges of the polygon spanning the bucket's row and reaching right of
+        its left side. Edges are grouped by (polygon, row), each group sorted by its right end
+        descending, so a pair's edges are one contiguous run: start and length per pair."""
         e = self.edges
-        pair, edge = _expand(e.off[poly], e.off[poly + 1] - e.off[poly])
-        lo, hi = np.minimum(e.y0[edge], e.y1[edge]), np.maximum(e.y0[edge], e.y1[edge])
-        keep = (hi >= bottom[pair]) & (lo <= bottom[pair] + self.size) & \
-            (np.maximum(e.x0[edge], e.x1[edge]) >= left[pair]) & (hi > lo)
-        self.pair_edge = edge[keep]
-        self.pair_off = np.zeros(len(poly) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pair[keep], minlength=len(poly)), out=self.pair_off[1:])
+        lo, hi = np.minimum(e.y0, e.y1), np.maximum(e.y0, e.y1)
+        xmax = np.maximum(e.x0, e.x1)
+        owner = np.repeat(np.arange(self.n), np.diff(e.off))
+        usable = np.flatnonzero(hi > lo)  # horizontal edges never cross a horizontal ray
+        r0 = np.clip(np.floor((lo[usable] - self.origin[1]) / self.size), 0, self.ny - 1).astype(np.int64)
+        r1 = np.clip(np.floor((hi[usable] - self.origin[1]) / self.size), 0, self.ny - 1).astype(np.int64)
+        k, edge_row = _expand(r0, r1 - r0 + 1)
+        edge = usable[k]
+        # One sort key: group (polygon, row) as the integer part, right end descending as the fraction.
+        x_hi = float(xmax.max()) + 1.0
+        span = x_hi - float(xmax.min()) + 2.0
+        key = (owner[edge] * self.ny + edge_row).astype(float) + (x_hi - xmax[edge]) / span
+        order = np.argsort(key, kind="stable")
+        key, edge = key[order], edge[order]
+        self.pe_x0, self.pe_y0, self.pe_y1, self.pe_slope = e.x0[edge], e.y0[edge], e.y1[edge], e.slope[edge]
+        # Rounding of the combined key is covered by a margin: extra edges cost time, never answers.
+        margin = 1.0 + 4.0 * span * np.spacing(float(self.n * self.ny + 1))
+        group = (poly * self.ny + row).astype(float)
+        limit = np.minimum((x_hi - (left - margin)) / span, (span - 0.5) / span)
+        self.pair_start = np.searchsorted(key, group, side="left")
+        self.pair_len = np.searchsorted(key, group + limit, side="right") - self.pair_start
 
     def locate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         out = np.full(x.shape, -1, dtype=np.int64)
@@ -138,14 +159,12 @@ class PointInPolygon:
     def _test(self, x: np.ndarray, y: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Crossing-number test of each point against each candidate polygon of its bucket."""
         pt, pair = _expand(self.cand_off[b], self.cand_off[b + 1] - self.cand_off[b])
-        row, edge_at = _expand(self.pair_off[pair], self.pair_off[pair + 1] - self.pair_off[pair])
-        edge = self.pair_edge[edge_at]
+        row, edge = _expand(self.pair_start[pair], self.pair_len[pair])
         on = pt[row]
         px, py = x[on], y[on]
-        e = self.edges
-        ey0 = e.y0[edge]
-        crosses = (ey0 > py) != (e.y1[edge] > py)
-        crosses &= px < e.x0[edge] + (py - ey0) * e.slope[edge]
+        ey0 = self.pe_y0[edge]
+        crosses = (ey0 > py) != (self.pe_y1[edge] > py)
+        crosses &= px < self.pe_x0[edge] + (py - ey0) * self.pe_slope[edge]
         inside = np.bincount(row, weights=crosses, minlength=len(pt)).astype(np.int64) & 1
         result = np.full(len(x), -1, dtype=np.int64)
         hit = np.flatnonzero(inside)[::-1]

@@ -41,6 +41,7 @@ def synthetic_city(n_grids: int, seed: int = 7, centre: tuple[float, float] = CI
 @dataclass(frozen=True)
 class GeoBench:
     grids: int
+    vertices: float  # per grid, closing vertex included
     points: int
     build_s: float
     locate_s: float
@@ -54,8 +55,12 @@ class GeoBench:
 
 
 def run(n_grids: int = 30_000, n_points: int = 1_000_000, repeat: int = 3, near_points: int = 100_000,
-        seed: int = 7) -> GeoBench:
+        seed: int = 7, segment_m: float | None = None) -> GeoBench:
+    """`segment_m`: add vertices along the edges every so many metres (real grid maps have
+    tens of vertices per grid; cost grows with the edges a point must be tested against)."""
     codes, polys = synthetic_city(n_grids, seed)
+    if segment_m:
+        polys = shapely.segmentize(polys, segment_m / 111_000.0)
     t0 = time.perf_counter()
     index = GridIndex(codes, polys)
     build_s = time.perf_counter() - t0
@@ -71,12 +76,12 @@ def run(n_grids: int = 30_000, n_points: int = 1_000_000, repeat: int = 3, near_
     t0 = time.perf_counter()
     index.near(lon[:near_points], lat[:near_points], 20.0)
     near_s = time.perf_counter() - t0
-    return GeoBench(n_grids, n_points, build_s, best, int(np.count_nonzero(found != None)),  # noqa: E711
+    return GeoBench(n_grids, float(shapely.get_num_coordinates(polys).mean()), n_points, build_s, best, int(np.count_nonzero(found != None)),  # noqa: E711
                     near_points, near_s)
 
 
 def report(b: GeoBench) -> str:
-    return (f"grids {b.grids:,}  (index built in {b.build_s:.2f} s)\n"
+    return (f"grids {b.grids:,} with {b.vertices:.0f} vertices each (index built in {b.build_s:.2f} s)\n"
             f"locate: {b.points:,} points in {b.locate_s:.3f} s = {b.points_per_s:,.0f} points/s "
             f"({b.located:,} inside a grid)\n"
             f"near (20 m radius): {b.near_points:,} points in {b.near_s:.3f} s = "
