@@ -51,8 +51,11 @@ def cell_of(s: Sighting, spec: KindSpec) -> str:
     return incident_cell(s.lat, s.lon, spec.merge_radius_m)
 
 
-# A case takes evidence while open, or while its last sighting is within the window.
-_TAKES_EVIDENCE = "(status NOT IN ('closed', 'rejected') OR last_evidence_at >= %(since)s)"
+# A case takes evidence while open; a closed one for the merge window after closing (sightings
+# lagging behind the fix); a rejected one while it is still sighted within the window (a false
+# alarm the camera keeps seeing does not come back as a new case every few minutes).
+_TAKES_EVIDENCE = ("(status NOT IN ('closed', 'rejected') OR (status = 'closed' AND closed_at >= %(since)s) "
+                   "OR (status = 'rejected' AND last_evidence_at >= %(since)s))")
 
 
 def _by_track(cur: psycopg.Cursor, s: Sighting, since: datetime) -> int | None:

@@ -124,3 +124,16 @@ def test_a_confident_sighting_registers_a_case_waiting_as_reported(city):
         assert conn.execute("SELECT action, actor, from_status, to_status FROM case_history ORDER BY id").fetchall() \
             == [("open", "detection:cam-1", None, "reported"),
                 ("register", "detection:cam-1", "reported", "registered")]
+
+
+def test_after_closing_only_lagging_sightings_join_and_a_rejected_false_alarm_stays_rejected(city):
+    feed(city, [det("cam-1", "garbage", WED_10), det("cam-1", "obstruction", WED_10, score=0.3)])
+    with psycopg.connect(city) as conn:
+        conn.execute("UPDATE case_file SET status = 'closed', closed_at = %s WHERE kind = 'garbage'",
+                     (WED_10 + timedelta(minutes=10),))
+        conn.execute("UPDATE case_file SET status = 'rejected' WHERE kind = 'obstruction'")
+    feed(city, [det("cam-1", "garbage", WED_10 + timedelta(minutes=30))])     # lagging: joins the closed case
+    feed(city, [det("cam-1", "garbage", WED_10 + timedelta(hours=5))])        # back again: a new case
+    feed(city, [det("cam-1", "obstruction", WED_10 + timedelta(minutes=m), score=0.3) for m in (60, 120, 180)])
+    assert cases(city, "kind, status, evidence_count") == [("garbage", "closed", 2), ("obstruction", "rejected", 4),
+                                                           ("garbage", "registered", 1)]
