@@ -26,6 +26,7 @@ import psycopg
 
 from . import store
 from .engine import judge_shift
+from .geometry import GridShape
 from .model import UTC, Fixes, Shift
 from .rules import Rules
 
@@ -62,19 +63,38 @@ def judge_and_save(conn: psycopg.Connection, shifts: list[tuple[Shift, date]], r
     fixes = store.device_fixes(conn, devs, lo, hi)
     offline = store.offline_periods(conn, devs, lo, hi)
     shapes = store.grid_shapes(conn, {s.grid for s, _ in shifts})
+    posts = posts_of([s for s, _ in shifts], shapes)
     results, alerts = [], []
     for shift, day in shifts:
         if shift.grid not in shapes:
             log.warning("shift of %s: grid %s is not in the registry; skipped", shift.worker, shift.grid)
             continue
         final = now >= shift.end + final_after
-        r = judge_shift(fixes.get(shift.dev, Fixes.empty()), shapes[shift.grid], shift, rules,
-                        offline.get(shift.dev, []), None if now >= shift.end else now.timestamp())
+        r = judge_shift(fixes.get(shift.dev, Fixes.empty()), posts[shift], shift, rules,
+                        offline.get(shift.dev, []), None if now >= shift.end else now.timestamp(),
+                        cover=shapes[shift.grid])
         results.append((shift, day, r, final))
         if events and r.excursions:
             alerts.append((shift, r))
     store.save(conn, results)
     return len(results), store.save_events(conn, alerts) if alerts else 0
+
+
+def posts_of(shifts: list[Shift], shapes: dict[str, GridShape]) -> dict[Shift, GridShape]:
+    """Each shift's post: its grid, or the union of the grids a worker holds over the same hours
+    (on post in any of them is on post; coverage is still reported per grid)."""
+    together: dict[tuple, list[str]] = {}
+    for s in shifts:
+        if s.grid in shapes:
+            together.setdefault((s.worker, s.dev, s.start, s.end), []).append(s.grid)
+    out = {}
+    for s in shifts:
+        codes = sorted(set(together.get((s.worker, s.dev, s.start, s.end), [])))
+        if len(codes) > 1:
+            out[s] = store.union_shape([shapes[c] for c in codes])
+        elif codes:
+            out[s] = shapes[s.grid]
+    return out
 
 
 def recompute_day(conn: psycopg.Connection, day: date, rules: Rules, final_after: timedelta,

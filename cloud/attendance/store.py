@@ -47,6 +47,14 @@ def grid_shapes(conn: psycopg.Connection, codes: Iterable[str]) -> dict[str, Gri
     return out
 
 
+def union_shape(parts: list[GridShape]) -> GridShape:
+    """One post made of several grids (cached like single grids, by their geometry)."""
+    key = b"|".join(sorted(shapely.to_wkb(p.polygon) for p in parts))
+    if key not in _SHAPES:
+        _SHAPES[key] = GridShape("+".join(sorted(p.code for p in parts)), shapely.union_all([p.polygon for p in parts]))
+    return _SHAPES[key]
+
+
 def device_fixes(conn: psycopg.Connection, devs: list[str], since: datetime, until: datetime) -> dict[str, Fixes]:
     """Each device's fixes with `ts` in [since, until], oldest first."""
     out: dict[str, Fixes] = {}

@@ -151,3 +151,18 @@ def test_off_post_events_stream_live_to_the_supervisor_of_that_grid_only(client,
     events = read_stream(client, login_as(db_url, "sue", "supervisor", scope="A"), events_appear)
     got = [d for e, d in events if e == "attendance"]
     assert [(d["worker"], d["grid"], d["kind"], d["minutes"]) for d in got] == [("ann", "A", "off_post", 25.0)]
+
+
+def test_a_worker_holding_two_grids_at_once_is_on_post_in_either(db_url):
+    c = city()
+    load_city(db_url, c)
+    spec = fleet_specs(c, 1, {"diligent": 1}, START.timestamp(), END.timestamp(), seed=9)[0]
+    track, _ = generate(spec, c, START.timestamp() - 3600, END.timestamp() + 3600)
+    store_track(db_url, spec.dev, track)
+    add_roster(db_url, [(spec.worker, spec.dev, g.code, DAY, time(8, 30), time(17, 30), TZ) for g in c.grids])
+    with psycopg.connect(db_url) as conn:
+        recompute_day(conn, DAY, Rules(), timedelta(minutes=30))
+        rows = dict((g, (v, cov)) for g, v, cov in conn.execute("SELECT grid, verdict, coverage FROM attendance"))
+    patrolled, other = spec.grid.code, next(g.code for g in c.grids if g.code != spec.grid.code)
+    assert rows[patrolled][0] == rows[other][0] == "present"
+    assert rows[patrolled][1] > 0.3 and rows[other][1] < 0.1     # coverage stays per grid
