@@ -64,9 +64,8 @@ def parse_catalog(text: str, origin: str = "catalog") -> Catalog:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{origin}: not valid TOML: {exc}") from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise CatalogError(f"{origin}: {where}: {err['msg']}") from None
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise CatalogError(f"{origin}: {problems}") from None
     for source, mapping in raw.sources.items():
         for name, kind in mapping.items():
             if kind not in raw.kinds:
