@@ -61,6 +61,15 @@ def registry_version(conn: psycopg.Connection, name: str) -> int:
 
 def import_grids(conn: psycopg.Connection, features: list[GridFeature]) -> ImportResult:
     """Make the registry exactly `features` (see the module docstring); one transaction."""
+    try:
+        return _import(conn, features)
+    except psycopg.errors.ForeignKeyViolation as exc:
+        # Another table (added later) still points at a grid the file leaves out.
+        raise GridImportError(f"the file leaves out a grid that is still referenced: {exc.diag.message_detail or exc}; "
+                              "nothing was changed") from None
+
+
+def _import(conn: psycopg.Connection, features: list[GridFeature]) -> ImportResult:
     with conn.transaction():
         # One import at a time; slots keep reading the old registry until the commit.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridwatch.grid_import'))")
