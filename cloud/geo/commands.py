@@ -6,6 +6,7 @@ here, with the grids they refer to.)
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -79,6 +80,9 @@ def _roster_import(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     print(f"roster imported from {args.file}: {result.shifts} shifts of {result.workers} workers "
           f"(replacing {result.replaced})")
+    if result.unknown_devices:
+        print(f"warning: devices not in the registry yet: {', '.join(result.unknown_devices)} "
+              "(check for typos: their workers will look absent)", file=sys.stderr)
     return 0
 
 

@@ -19,6 +19,9 @@ class RosterImport:
     workers: int
     shifts: int
     replaced: int
+    # Handsets the registry has never seen: allowed (a roster may come before the phones),
+    # but worth a warning, since a typo here makes a worker look absent.
+    unknown_devices: tuple[str, ...] = ()
 
 
 def grid_levels(conn: psycopg.Connection) -> dict[str, str]:
@@ -44,4 +47,6 @@ def _replace(conn: psycopg.Connection, entries: list[RosterEntry]) -> RosterImpo
             [(e.worker, e.dev, e.grid, e.day, list(e.days_of_week) if e.days_of_week else None,
               e.start, e.end, e.tz) for e in entries])
     conn.execute("UPDATE registry_version SET version = version + 1, changed_at = now() WHERE name = 'roster'")
-    return RosterImport(len(workers), len(entries), replaced)
+    devs = sorted({e.dev for e in entries})
+    known = {r[0] for r in conn.execute("SELECT dev FROM device WHERE dev = ANY(%s)", (devs,))}
+    return RosterImport(len(workers), len(entries), replaced, tuple(d for d in devs if d not in known))

@@ -75,8 +75,11 @@ def test_cli_roster_and_calendar_import(db_url, conn, tmp_path, monkeypatch, cap
     monkeypatch.setenv("GRIDWATCH_DATABASE_URL", db_url)
     f = tmp_path / "roster.csv"
     f.write_text(ROSTER)
+    with psycopg.connect(db_url) as c:
+        c.execute("INSERT INTO device (dev, registered) VALUES ('hs-ann', true)")
     assert main(["roster", "import", str(f)]) == 0
-    assert "3 shifts of 2 workers" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "3 shifts of 2 workers" in out.out and "devices not in the registry yet: hs-bob" in out.err
     f.write_text("worker,device,grid,date,start,end,tz\nann,hs-ann,G1,2026-09-28,09:00,09:00,UTC\n")
     assert main(["roster", "import", str(f)]) == 2
     assert "line 2: `end` equals `start`" in capsys.readouterr().err
