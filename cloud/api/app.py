@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from cloud.api.live import LiveLimits, LiveRegistry
 from cloud.api.metrics import database_registry
 from cloud.api.routes import attendance, auth, cases, deadletters, devices, grids, live, ops, osmand
+from cloud.cases.metrics import CaseCollector
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def create_app(settings: Settings, pool: ConnectionPool, *, own_pool: bool = Fal
     app.state.pool = pool
     app.state.live = LiveRegistry(live_limits or LiveLimits())
     app.state.metrics_registry = database_registry(pool)
+    app.state.metrics_registry.register(CaseCollector(pool))
     app.state.metrics_networks = tuple(ipaddress.ip_network(n) for n in metrics_networks)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.include_router(_api_router())

@@ -171,3 +171,9 @@ def test_evidence_points_at_its_snapshot_which_the_api_serves(client, city):
     assert (r.status_code, r.headers["content-type"], r.content[:2]) == (200, "image/jpeg", b"\xff\xd8")
     assert client.get(ev["image"].replace("/3/", "/1/"), headers=sup).status_code == 404
     assert client.get(ev["image"], headers=login(city, "ola", "operator", department="sanitation")).status_code == 404
+
+
+def test_metrics_count_open_and_overdue_cases(client, city):
+    text = client.get("/metrics").text
+    assert 'gridwatch_cases_open{kind="garbage",status="reported"} 1.0' in text
+    assert 'gridwatch_cases_overdue{department="urban management"} 1.0' in text
