@@ -38,11 +38,25 @@ def lock_keys(s: Sighting, spec: KindSpec) -> set[int]:
     return keys
 
 
-def take_locks(cur: psycopg.Cursor, keys: set[int]) -> None:
-    """Every lock of a batch in one ascending pass (no lock-order deadlocks between workers)."""
-    if keys:
-        cur.execute("SELECT count(pg_advisory_xact_lock(k)) FROM "
-                    "(SELECT k FROM unnest(%s::bigint[]) AS k ORDER BY k) ordered", (sorted(keys),))
+# Above this many cell locks a batch (a backlog of far-apart sightings) locks whole kinds
+# instead: the shared lock table of PostgreSQL holds only ~64 locks per connection.
+MAX_CELL_LOCKS = 512
+
+
+def take_locks(cur: psycopg.Cursor, keys: set[int], kinds: set[str]) -> None:
+    """Every lock of a batch in one ascending pass (a total order: no deadlocks between workers).
+
+    Two levels: a batch shares a lock on each of its kinds and holds its cells exclusively;
+    a batch with too many cells holds its kinds exclusively instead, which excludes both."""
+    kind_keys = {lock_key("kind", k) for k in kinds}
+    coarse = len(keys) > MAX_CELL_LOCKS
+    modes = {k: True for k in kind_keys} if coarse else {**{k: True for k in keys},
+                                                         **{k: False for k in kind_keys}}
+    if modes:
+        ordered = sorted(modes)
+        cur.execute("SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(k) ELSE pg_advisory_xact_lock_shared(k) "
+                    "END) FROM (SELECT k, x FROM unnest(%s::bigint[], %s::bool[]) AS u(k, x) ORDER BY k) ordered",
+                    (ordered, [modes[k] for k in ordered]))
 
 
 def cell_of(s: Sighting, spec: KindSpec) -> str:

@@ -63,7 +63,7 @@ class CaseReactor:
         keys: set[int] = set()
         for s in found:
             keys |= incidents.lock_keys(s, self.catalog.kinds[s.kind])
-        incidents.take_locks(cur, keys)
+        incidents.take_locks(cur, keys, {s.kind for s in found})
         router = self.router()
         return [o for o in (self._one(cur, s, router) for s in found) if o is not None]
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
+from cloud.cases import incidents
 from cloud.cases.geometry import incident_cell
 from cloud.cases.reactor import CaseReactor
 from gridwatch.settings import load_settings
@@ -20,7 +21,7 @@ def detection_row(seq: int, pos: tuple[float, float], kind: str = "garbage") -> 
     return ("cam-1", seq, WHEN, WHEN, kind, 0.9, [0.1, 0.1, 0.2, 0.2], None, None, None, pos[0], pos[1], None, None)
 
 
-def race(db_url: str, first: tuple, second: tuple) -> bool:
+def race(db_url: str, first: tuple | list, second: tuple) -> bool:
     """Worker A decides and holds its transaction open while worker B decides; True when B had to wait."""
     settings = load_settings(database_url=db_url)
     a, b = CaseReactor(settings), CaseReactor(settings)
@@ -29,7 +30,7 @@ def race(db_url: str, first: tuple, second: tuple) -> bool:
         b.refresh(conn_b)
         conn_a.commit()
         conn_b.commit()
-        a.react(conn_a.cursor(), {"detection": [first]})
+        a.react(conn_a.cursor(), {"detection": first if isinstance(first, list) else [first]})
 
         def worker_b():
             b.react(conn_b.cursor(), {"detection": [second]})
@@ -55,3 +56,13 @@ def test_far_apart_or_other_kinds_do_not_wait(db_url):
     assert race(db_url, detection_row(1, at(0, 0)), detection_row(2, at(0, 500))) is False
     assert race(db_url, detection_row(3, at(300, 0)), detection_row(4, at(300, 0), kind="obstruction")) is False
     assert len(cases(db_url)) == 4
+
+
+def test_a_batch_with_too_many_cells_locks_its_kind_and_still_excludes_nearby_workers(db_url, monkeypatch):
+    monkeypatch.setattr(incidents, "MAX_CELL_LOCKS", 8)
+    backlog = [detection_row(10 + i, at(0, 300 * i)) for i in range(5)]  # ~20 cells: the kind is locked
+    assert race(db_url, backlog, detection_row(2, at(21, 0))) is True   # a single sighting (cells) waits
+    assert cases(db_url, "kind, evidence_count") == [("garbage", 2)] + [("garbage", 1)] * 4
+    # a kind lock does not hold up other kinds
+    assert race(db_url, [detection_row(20 + i, at(900, 300 * i)) for i in range(5)],
+                detection_row(4, at(900, 0), kind="fire")) is False
