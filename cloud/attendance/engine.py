@@ -133,7 +133,7 @@ def _flags(tr: Track, offline, rules: Rules) -> tuple[str, ...]:
     if static:
         found.append("static_device")
     # A phone on a desk is not a worker idling: static supersedes idle.
-    if not static and fl.idle(cx[ins], cy[ins], tr.t[ins], tr.state[ins], rules):
+    if not static and fl.idle(cx[ins], cy[ins], tr.t[ins], acc[ins], tr.state[ins], rules):
         found.append("idle")
     if fl.signal_gap(fx.t, tr.lo, tr.hi, list(offline), rules):
         found.append("signal_gap")

@@ -89,30 +89,37 @@ def replayed(lat: np.ndarray, lon: np.ndarray, min_share: float = 0.5, min_count
     return repeats >= min_count and repeats >= min_share * len(lat)
 
 
-def idle(x: np.ndarray, y: np.ndarray, t: np.ndarray, on_post: np.ndarray, rules: Rules) -> bool:
+def idle(x: np.ndarray, y: np.ndarray, t: np.ndarray, acc: np.ndarray, on_post: np.ndarray, rules: Rules) -> bool:
     """On post but staying within idle_radius_m for idle_minutes: consecutive bins whose fixes keep
-    close to the bin's centre and whose centres keep to one spot."""
+    close to the bin's centre (allowing for the scatter their accuracy announces) and whose
+    centres keep to one spot. A walker covers ~400 m in a bin: far beyond either."""
     keep = on_post
     if keep.sum() < 10:
         return False
-    x, y, t = x[keep], y[keep], t[keep]
+    x, y, t, acc = x[keep], y[keep], t[keep], np.minimum(acc[keep], rules.acc_cap_m)
     bins, starts, ends = _bins(t)
-    n = (ends - starts).astype(np.float64)
-    mx = np.add.reduceat(x, starts) / n
-    my = np.add.reduceat(y, starts) / n
     member = np.repeat(np.arange(len(starts)), ends - starts)
-    dist = np.hypot(x - mx[member], y - my[member])
-    tight = np.add.reduceat(dist, starts) / n <= rules.idle_radius_m
-    return _anchored_run(mx, my, tight, bins, rules)
+    # Centre of each bin as a trimmed mean: fixes far from the plain mean (multipath that got past
+    # the spike filter) are left out of the second pass.
+    w = np.ones(len(x))
+    for _ in range(2):
+        n = np.maximum(np.add.reduceat(w, starts), 1.0)
+        mx, my = np.add.reduceat(x * w, starts) / n, np.add.reduceat(y * w, starts) / n
+        dist = np.hypot(x - mx[member], y - my[member])
+        w = (dist <= 2 * rules.idle_radius_m).astype(np.float64)
+    k = (ends - starts).astype(np.float64)
+    allow = rules.idle_radius_m + 0.5 * np.add.reduceat(acc, starts) / k
+    tight = np.add.reduceat(dist, starts) / k <= allow
+    return _anchored_run(mx, my, tight, allow, bins, rules)
 
 
-def _anchored_run(mx, my, tight, bins, rules: Rules) -> bool:
-    """Consecutive tight bins whose centres stay within the radius of the run's running centre."""
+def _anchored_run(mx, my, tight, allow, bins, rules: Rules) -> bool:
+    """Consecutive tight bins whose centres stay within `allow` of the run's running centre."""
     need = int(np.ceil(rules.idle_minutes * 60.0 / BIN_S))
     n, sx, sy, prev = 0, 0.0, 0.0, None
     for k in range(len(bins)):
         fresh = not tight[k] or prev is None or bins[k] != prev + 1 or n == 0 \
-            or np.hypot(mx[k] - sx / n, my[k] - sy / n) > rules.idle_radius_m
+            or np.hypot(mx[k] - sx / n, my[k] - sy / n) > allow[k]
         if fresh:
             n, sx, sy = (1, mx[k], my[k]) if tight[k] else (0, 0.0, 0.0)
         else:

@@ -103,9 +103,11 @@ def _leg_at(leg: Leg, t: np.ndarray) -> np.ndarray:
 
 
 def patrol(grid: Grid, rng: np.random.Generator, t0: float) -> Route:
-    pts = grid.inner_points(rng, int(rng.integers(6, 10)))
-    c = pts.mean(axis=0)
-    pts = pts[np.argsort(np.arctan2(pts[:, 1] - c[1], pts[:, 0] - c[0]))]
+    """A round of the grid: 6-9 waypoints spread around its middle, walked at 1.0-1.5 m/s."""
+    k = int(rng.integers(6, 10))
+    ang = np.sort(rng.uniform(0, 2 * np.pi / k, k) + np.arange(k) * 2 * np.pi / k)
+    r = rng.uniform(0.2, 0.42, k)
+    pts = grid.at(0.5 + r * np.cos(ang), 0.5 + r * np.sin(ang))
     return Route(np.vstack([pts, pts[:1]]), float(rng.uniform(1.0, 1.5)), t0)
 
 
@@ -137,11 +139,13 @@ def build(behaviour: str, grid: Grid, home: np.ndarray, start: float, end: float
     if behaviour not in BEHAVIOURS:
         raise ValueError(f"unknown behaviour {behaviour!r}; known: {', '.join(BEHAVIOURS)}")
     u = rng.uniform
-    arrive, leave = start - u(3, 12) * 60, end + u(1, 10) * 60
+    # Punctual is within 10 minutes either side: the verdict thresholds (15 min) are 5 minutes away
+    # from both the honest and the late/early cases.
+    arrive, leave = start + u(-12, 10) * 60, end + u(-10, 10) * 60
     if behaviour == "late":
-        arrive = start + u(25, 60) * 60
+        arrive = start + u(20, 60) * 60
     elif behaviour == "leaves_early":
-        leave = end - u(25, 75) * 60
+        leave = end - u(20, 75) * 60
     if behaviour == "wrong_grid":
         grid = neighbour or grid
     route = (boundary_patrol if behaviour == "boundary" else patrol)(grid, rng, arrive)

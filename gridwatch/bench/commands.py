@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--shifts", type=int, default=1300, help="simulated worker shifts for the accuracy run")
     a.add_argument("--workers", default="500,1000,2500,5000", help="comma-separated fleet sizes for the speed run")
     a.add_argument("--seed", type=int, default=1)
+    a.add_argument("--noise", choices=("city", "harsh"), default="city",
+                   help="GPS noise of the accuracy run: city (3-15 m, 1.5%% multipath) or harsh (5-25 m, 5%%)")
     a.set_defaults(handler=_attendance)
 
 
@@ -81,4 +83,4 @@ def _cases(args: argparse.Namespace) -> int:
 def _attendance(args: argparse.Namespace) -> int:
     from gridwatch.bench.attendance import main
 
-    return main(args.shifts, [int(w) for w in args.workers.split(",")], args.seed)
+    return main(args.shifts, [int(w) for w in args.workers.split(",")], args.seed, args.noise)
