@@ -51,5 +51,10 @@ def _sim(args: argparse.Namespace) -> int:
                           progress=lambda msg: print(f"gwsim: {msg}", file=sys.stderr, flush=True))
         summary.update(heartbeats=report.heartbeats, left_in_outboxes=report.left_in_outboxes,
                        seconds=round(report.seconds, 1))
+        if report.heartbeats < 0.95 * summary["fixes"]:
+            # HandsetAgent skips ticks it is too late for, as a phone resuming from sleep does.
+            print(f"gwsim: warning: only {report.heartbeats} of {summary['fixes']} heartbeats were taken: this "
+                  f"machine cannot keep {len(sim.workers)} handsets at speed {scenario.speed:g}; lower `speed`",
+                  file=sys.stderr)
     print(json.dumps(summary))
     return 0
