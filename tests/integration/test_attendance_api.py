@@ -166,3 +166,16 @@ def test_a_worker_holding_two_grids_at_once_is_on_post_in_either(db_url):
     patrolled, other = spec.grid.code, next(g.code for g in c.grids if g.code != spec.grid.code)
     assert rows[patrolled][0] == rows[other][0] == "present"
     assert rows[patrolled][1] > 0.3 and rows[other][1] < 0.1     # coverage stays per grid
+
+
+def test_gridwatch_attendance_recompute_prints_the_day(db_url, day_of_shifts, monkeypatch, capsys):
+    from gridwatch.cli import main
+
+    monkeypatch.setenv("GRIDWATCH_DATABASE_URL", db_url)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM attendance")
+    assert main(["attendance", "recompute", "--day", "2026-11-20"]) == 0
+    out = capsys.readouterr().out
+    verdicts = sorted(t["verdict"] for t in day_of_shifts.values())
+    assert out.startswith("2026-11-20: 6 shifts judged; ")
+    assert all(f"{v} {verdicts.count(v)}" in out for v in set(verdicts))
