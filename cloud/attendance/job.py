@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "gridwatch.attendance"
 OVERLAP = timedelta(minutes=2)
+# A shift under way whose device sent nothing new is judged again this often (its verdict still
+# moves with the clock: a worker who never comes turns from "not yet" to absent).
+UNTOUCHED_REFRESH = timedelta(minutes=5)
 FIRST_LOOK_BACK = timedelta(days=1)
 _LOCK = "gridwatch.attendance"
 
@@ -138,10 +141,10 @@ def _due(conn: psycopg.Connection, touched: list[tuple], rules: Rules, final_aft
             if r and shift.start < r[1] and shift.end > r[0]:
                 due[(shift.worker, shift.grid, shift.start)] = (shift, day)
     recent = now - final_after - timedelta(hours=1)
-    final = store.final_keys(conn, recent)
+    settled, final = store.settled_keys(conn, recent, now - UNTOUCHED_REFRESH)
     for shift, day in store.shifts_overlapping(conn, recent, now):
         key = (shift.worker, shift.grid, shift.start)
-        if key not in final:
+        if key not in settled or (shift.end + final_after <= now and key not in final):
             due[key] = (shift, day)
     return list(due.values())
 

@@ -140,7 +140,11 @@ def save_events(conn: psycopg.Connection, items: list[tuple[Shift, ShiftResult]]
         return cur.rowcount
 
 
-def final_keys(conn: psycopg.Connection, since: datetime) -> set[tuple[str, str, datetime]]:
-    rows = conn.execute("SELECT worker, grid, shift_start FROM attendance WHERE final AND shift_end >= %s",
-                        (since,)).fetchall()
-    return {(w, g, s) for w, g, s in rows}
+def settled_keys(conn: psycopg.Connection, since: datetime,
+                 fresh_after: datetime) -> tuple[set[tuple], set[tuple]]:
+    """Of the results of shifts ending after `since`: the keys (worker, grid, shift_start) of those
+    final or computed after `fresh_after`, and of those final."""
+    rows = conn.execute("""SELECT worker, grid, shift_start, final FROM attendance
+                           WHERE shift_end >= %s AND (final OR computed_at >= %s)""",
+                        (since, fresh_after)).fetchall()
+    return {(w, g, s) for w, g, s, _ in rows}, {(w, g, s) for w, g, s, f in rows if f}

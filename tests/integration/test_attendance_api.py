@@ -39,10 +39,10 @@ def add_roster(db_url: str, rows: list[tuple[str, str, str, date, time, time, st
                                      VALUES (%s, %s, %s, %s, %s, %s, %s)""", rows)
 
 
-def store_track(db_url: str, dev: str, track) -> None:
+def store_track(db_url: str, dev: str, track, seq0: int = 0) -> None:
     rows = [(dev, i, datetime.fromtimestamp(t, UTC), datetime.fromtimestamp(r, UTC), la, lo, a, bool(m))
             for i, (t, r, la, lo, a, m) in enumerate(zip(track.t, track.received, track.lat, track.lon, track.acc,
-                                                          track.mock))]
+                                                          track.mock), start=seq0)]
     with psycopg.connect(db_url) as conn, conn.cursor() as cur:
         with cur.copy("COPY heartbeat (dev, seq, ts, received_at, lat, lon, acc, mock) FROM STDIN") as cp:
             for row in rows:
@@ -179,3 +179,32 @@ def test_gridwatch_attendance_recompute_prints_the_day(db_url, day_of_shifts, mo
     verdicts = sorted(t["verdict"] for t in day_of_shifts.values())
     assert out.startswith("2026-11-20: 6 shifts judged; ")
     assert all(f"{v} {verdicts.count(v)}" in out for v in set(verdicts))
+
+
+def test_a_late_backlog_recomputes_a_shift_that_was_already_final(db_url):
+    c = city()
+    load_city(db_url, c)
+    spec = fleet_specs(c, 1, {"diligent": 1}, START.timestamp(), END.timestamp(), seed=12)[0]
+    track, _ = generate(spec, c, START.timestamp() - 3600, END.timestamp() + 3600)
+    add_roster(db_url, [(spec.worker, spec.dev, spec.grid.code, DAY, time(8, 30), time(17, 30), TZ)])
+    now = datetime.now(UTC)
+    cut = START.timestamp() + 3 * 3600
+    first, rest = track.t < cut, track.t >= cut
+    # the first three hours arrived live-ish ten minutes ago, the rest only now (a phone back online)
+    store_track(db_url, spec.dev, _part(track, first, now - timedelta(minutes=10)))
+    with psycopg.connect(db_url) as conn:
+        run_once(conn, Rules(), timedelta(minutes=30), now)
+        before = conn.execute("SELECT verdict, final FROM attendance").fetchone()
+        store_track(db_url, spec.dev, _part(track, rest, now), seq0=int(first.sum()))
+        report = run_once(conn, Rules(), timedelta(minutes=30), now + timedelta(minutes=1))
+        after = conn.execute("SELECT verdict, final FROM attendance").fetchone()
+    assert before == ("left_early", True) and report.devices_touched == 1
+    assert after == ("present", True)
+
+
+def _part(track, mask, received: datetime):
+    from dataclasses import replace
+
+    return replace(track, t=track.t[mask], lat=track.lat[mask], lon=track.lon[mask], acc=track.acc[mask],
+                   mock=track.mock[mask], received=np.full(int(mask.sum()), received.timestamp()),
+                   true_t=track.true_t[mask])
