@@ -1,6 +1,6 @@
 """`gridwatch edge <agent> ...`: run one edge agent. Only argparse at import time.
 
-Each agent (handset now; camera and sensor to come) adds its subparser to the
+Each agent (handset, camera, sensor) adds its subparser to the
 one `edge` parser through a `_register_<agent>` function below, and its handler
 imports the agent lazily.
 """
@@ -10,9 +10,11 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("edge", help="run an edge agent (handset, ...)")
+    p = sub.add_parser("edge", help="run an edge agent (handset, camera, sensor)")
     agents = p.add_subparsers(dest="agent", required=True, metavar="AGENT")
     _register_handset(agents)
+    _register_camera(agents)
+    _register_sensor(agents)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -48,5 +50,41 @@ def _register_handset(agents: argparse._SubParsersAction) -> None:
 
 def _handset(args: argparse.Namespace) -> int:
     from edge.handset.app import run
+
+    return run(args)
+
+
+def _register_camera(agents: argparse._SubParsersAction) -> None:
+    p = agents.add_parser(
+        "camera", help="a camera gateway: anomaly detections from video",
+        description="Watch a video file, a device index or an RTSP URL and publish anomaly detections "
+                    "(obstruction, garbage, crowd, fire, smoke, waterlogging, camera_tamper). A file runs on "
+                    "video time as fast as the machine allows, then flushes and prints one JSON line: frames, "
+                    "seconds, fps, detections per kind. Exits 1 when detections stay in the outbox.")
+    _add_common(p)
+    p.add_argument("--source", required=True, metavar="SRC", help="video file, device index (0) or rtsp:// URL")
+    p.add_argument("--config", metavar="FILE", help="camera config, TOML or JSON: zones, rates, limits")
+    p.set_defaults(handler=_camera)
+
+
+def _camera(args: argparse.Namespace) -> int:
+    from edge.camera.app import run
+
+    return run(args)
+
+
+def _register_sensor(agents: argparse._SubParsersAction) -> None:
+    p = agents.add_parser(
+        "sensor", help="a sensor gateway: threshold alerts from simulated or Modbus TCP sensors",
+        description="Poll the sensors of a config file, apply each one's thresholds (hysteresis and "
+                    "debounce) and publish raised / cleared alerts.")
+    _add_common(p)
+    p.add_argument("--config", required=True, metavar="FILE", help="sensor config, TOML or JSON")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds, flush and exit")
+    p.set_defaults(handler=_sensor)
+
+
+def _sensor(args: argparse.Namespace) -> int:
+    from edge.sensor.app import run
 
     return run(args)

@@ -124,6 +124,15 @@ class Settings(BaseSettings):
     edge_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=60)
     edge_keepalive_s: int = Field(default=30, ge=5, le=65535)
 
+    # Cameras: Frigate NVR events (cloud/ingest/frigate.py). Label -> contract kind;
+    # labels not listed are not anomalies. JSON in the environment variable.
+    camera_frigate_labels: dict[str, str] = {"fire": "fire", "smoke": "smoke", "garbage": "garbage",
+                                             "waste_bin": "garbage", "trash": "garbage",
+                                             "package": "obstruction"}
+    camera_frigate_update_s: float = Field(default=60.0, gt=0)
+    # Frigate's detect resolution (its boxes are pixels of it).
+    camera_frigate_detect_size: tuple[int, int] = (1280, 720)
+
     # Attendance (CONTRACT section 6 defaults; see cloud/attendance/rules.py for each one's meaning)
     attendance_acc_cap_m: float = Field(default=50.0, gt=0)
     attendance_unusable_acc_m: float = Field(default=500.0, gt=0)

@@ -71,8 +71,11 @@ def default_steps(settings: "Settings") -> Steps:
     from cloud.cases.reactor import CaseReactor
 
     from .enrich_grid import GridEnricher
+    from .frigate import FrigateTranslator
     from .owntracks import OwnTracksTranslator
 
+    frigate = FrigateTranslator(settings.camera_frigate_labels, settings.camera_frigate_update_s,
+                                settings.camera_frigate_detect_size)
     # GridEnricher first: it converts coordinates to WGS-84 before any other enricher looks at them.
-    return Steps(translators=[OwnTracksTranslator()], enrichers=[GridEnricher()],
+    return Steps(translators=[OwnTracksTranslator(), frigate], enrichers=[GridEnricher()],
                  reactors=[CaseReactor(settings)])

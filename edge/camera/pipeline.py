@@ -63,7 +63,8 @@ class CameraPipeline:
         changed = (cv2.absdiff(gray, self._prev) > CHANGE_THRESHOLD) if self._prev is not None \
             else np.zeros(gray.shape, bool)
         ctx = FrameContext(t, dt, frame, small, gray, moving, changed, self.background.diff, self.background.age,
-                           self.background.ref, self.background.ref_gray, self.zones, prev_gray=self._prev)
+                           self.background.ref, self.background.ref_gray, self.zones, prev_gray=self._prev,
+                           forget=lambda mask: self.background.forget(mask, small))
         self._prev = gray
         observations: list[Observation] = []
         for detector in self.detectors:

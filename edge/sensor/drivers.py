@@ -1,7 +1,7 @@
 """Sensor drivers behind one interface: `read() -> float` in the sensor's unit.
 
-`SimulatedSensor` computes its value from the clock (deterministic for a
-seed). `ModbusSensor` reads registers through pymodbus's synchronous TCP
+`SimulatedSensor` computes its value from the seconds since it was made
+(deterministic for a seed). `ModbusSensor` reads registers through pymodbus's synchronous TCP
 client; sensors on the same host and port share one client. A read that
 fails raises `DriverError`: the agent logs it and tries again next poll.
 """
@@ -28,10 +28,11 @@ class SimulatedSensor:
     def __init__(self, spec: SimulatedDriver, clock: Callable[[], float]) -> None:
         self.spec = spec
         self.clock = clock
+        self._t0 = clock()              # steps count from when the sensor was made
         self._rng = random.Random(spec.seed)
 
     def read(self) -> float:
-        s, t = self.spec, self.clock()
+        s, t = self.spec, self.clock() - self._t0
         for start, end, value in s.steps:
             if start <= t < end:
                 return value

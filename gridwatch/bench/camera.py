@@ -66,18 +66,22 @@ def evaluate(kinds: tuple[str, ...], seeds: list[int], events: int, clean_s: flo
         for kind in kinds:
             scene = kind_scene(kind, seed, events)
             run = run_scene(scene)
-            for k, s in score_reports(scene.truth, run.reports, run.video_s, kinds).items():
+            scores = score_reports(scene.truth, run.reports, run.video_s, kinds)
+            for k, s in scores.items():
                 on_events.setdefault(k, KindScore(k)).add(s)
             total.add(run)
-            progress(f"seed {seed} {kind}: {on_events[kind].detected}/{on_events[kind].events} so far, "
-                     f"{run.fps_per_core:.0f} frames/s per core")
+            false = {k: s.false_at for k, s in scores.items() if s.false_at}
+            progress(f"seed {seed} {kind}: {scores[kind].detected}/{scores[kind].events} found, "
+                     f"{run.fps_per_core:.0f} frames/s per core" + (f", false reports at {false}" if false else ""))
         if clean_s > 0:
             scene = clean_scene(seed + 1000, clean_s)
             run = run_scene(scene)
-            for k, s in score_reports([], run.reports, run.video_s, kinds).items():
+            scores = score_reports([], run.reports, run.video_s, kinds)
+            for k, s in scores.items():
                 clean.setdefault(k, KindScore(k)).add(s)
             total.add(run)
-            progress(f"seed {seed} clean {clean_s:.0f} s: {sum(s.false for s in clean.values())} false so far")
+            false = {k: s.false_at for k, s in scores.items() if s.false_at}
+            progress(f"seed {seed} clean {clean_s:.0f} s: " + (f"false reports at {false}" if false else "no false report"))
     return on_events, clean, total
 
 

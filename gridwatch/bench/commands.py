@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--noise", choices=("city", "harsh"), default="city",
                    help="GPS noise of the accuracy run: city (3-15 m, 1.5%% multipath) or harsh (5-25 m, 5%%)")
     a.set_defaults(handler=_attendance)
+    cam = s.add_parser("camera", help="camera detection quality per kind on synthetic scenes, and frames/s per core")
+    cam.add_argument("--seeds", type=int, default=2, help="scene seeds (each: every kind once, plus a clean scene)")
+    cam.add_argument("--events", type=int, default=3, help="events per kind and seed")
+    cam.add_argument("--clean-s", type=float, default=1800.0, help="seconds of clean street per seed")
+    cam.set_defaults(handler=_camera)
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -84,3 +89,9 @@ def _attendance(args: argparse.Namespace) -> int:
     from gridwatch.bench.attendance import main
 
     return main(args.shifts, [int(w) for w in args.workers.split(",")], args.seed, args.noise)
+
+
+def _camera(args: argparse.Namespace) -> int:
+    from gridwatch.bench.camera import main
+
+    return main(args.seeds, args.events, args.clean_s)

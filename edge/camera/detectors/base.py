@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Protocol
 
 import cv2
@@ -46,6 +47,7 @@ class FrameContext:
     zones: list[ZoneMask]
     claimed: np.ndarray = field(default=None)   # bool: pixels an earlier detector explained (still objects)
     prev_gray: np.ndarray | None = None         # uint8, the previous detection frame
+    forget: Callable[[np.ndarray], None] = lambda mask: None   # make the background take the picture under mask
 
     def __post_init__(self) -> None:
         if self.claimed is None:

@@ -40,7 +40,9 @@ class FireDetector:
             self.flicker = np.zeros(col.shape, np.float32)
         a = min(1.0, ctx.dt / TAU_S)
         self.colour += (col - self.colour) * a
-        self.flicker += ((col & (ctx.changed | ctx.moving)) - self.flicker) * a
+        # Changed since the last detection frame, not MOG2 motion: a newly placed orange sign
+        # is MOG2 foreground for seconds, but does not change from frame to frame.
+        self.flicker += ((col & ctx.changed) - self.flicker) * a
         hot = (self.colour > 0.5) & (self.flicker > 0.12)
         out = []
         found = blobs(hot, self.min_area)

@@ -3,9 +3,16 @@
 Evidence is the long-term background's `age` (how long a pixel has differed
 from the empty street). People who stop and stand also make still blobs, so
 each candidate keeps the share of its pixels that change from one detection
-frame to the next: a standing person sways, shifts weight, gestures, so that
-share stays well above zero, while a sign, stall or bag is still but for sensor
-noise. The median over the last few seconds is used, so passers-by who
+frame two seconds earlier: a standing person sways, shifts weight, gestures,
+so that share stays well above zero, while a sign, stall or bag is still but
+for sensor noise. (Two seconds, not one frame: at 5 fps a slow sway moves a
+fraction of a pixel between frames.) Blobs are taken over the whole frame and
+placed in a zone by where they stand, so a person's moving arms and head count
+even when only their feet are inside the zone.
+
+A still blob whose outline shows in the background but not in the picture is
+a ghost (what stood there when the camera started, now gone): the background
+takes the current picture there instead of reporting it. The median over the last few seconds is used, so passers-by who
 occlude an object now and then do not make it a person. This residual-motion
 test needs no model and costs one masked mean per candidate; a person
 detector (HOG) would cost 30-150 ms per check here and miss people under
@@ -14,6 +21,7 @@ its 64x128 window (FIELD-NOTES), so it is not used for this decision.
 from __future__ import annotations
 
 import statistics
+from collections import deque
 
 import cv2
 import numpy as np
@@ -24,6 +32,21 @@ from .base import Candidates, FrameContext, Observation, blobs
 KINDS = ("obstruction", "garbage")
 MIN_AGE_S = 3.0          # a pixel joins a candidate once it has differed this long
 WINDOW = 50              # detection frames of residual motion considered (10 s at 5 fps)
+LAG_S = 2.0              # residual motion is measured against the frame this much older
+CHANGE = 10              # grey levels
+
+
+def is_ghost(gray: np.ndarray, ref_gray: np.ndarray, mask: np.ndarray) -> bool:
+    """Something the background holds that has gone (a person who stood there when the camera
+    started): the blob's outline has edges in the background but not in the picture now. A thing
+    that arrived has its outline in the picture."""
+    m = mask.astype(np.uint8)
+    ring = (cv2.dilate(m, None) - cv2.erode(m, None)) > 0
+    def edges(g: np.ndarray) -> float:
+        g = g.astype(np.float32)
+        mag = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1))
+        return float(mag[ring].mean())
+    return edges(gray) < 0.7 * edges(ref_gray)
 
 
 class StillObjectDetector:
@@ -35,39 +58,42 @@ class StillObjectDetector:
         self.scale = scale
         self.candidates = Candidates("obj")
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        self._past: deque[tuple[float, np.ndarray]] = deque()
 
     def observe(self, ctx: FrameContext) -> list[Observation]:
         watched = [zm for zm in ctx.zones if set(zm.zone.watched) & set(KINDS)]
         if not watched:
             return []
-        area = np.zeros_like(ctx.diff)
-        for zm in watched:
-            area |= zm.mask
-        mature = cv2.morphologyEx(((ctx.age >= MIN_AGE_S) & area).astype(np.uint8), cv2.MORPH_CLOSE, self._kernel)
+        self._past.append((ctx.t, ctx.gray))
+        while len(self._past) > 1 and self._past[1][0] <= ctx.t - LAG_S:
+            self._past.popleft()
+        before = self._past[0][1]
+        mature = cv2.morphologyEx((ctx.age >= MIN_AGE_S).astype(np.uint8), cv2.MORPH_CLOSE, self._kernel)
         found = blobs(mature > 0, self.min_area)
         out = []
         for blob, cand in zip(found, self.candidates.match(found, ctx.t)):
-            cand.history = (cand.history + [float(ctx.changed[blob.mask].mean())])[-WINDOW:]
+            moved = cv2.absdiff(ctx.gray, before)[blob.mask] > CHANGE
+            cand.history = (cand.history + [float(moved.mean())])[-WINDOW:]
             if len(cand.history) < 5 or statistics.median(cand.history) > self.params.still_motion:
                 continue       # too new to judge, or a person
+            zm = ctx.zone_at(blob.x, blob.y, blob.w, blob.h, "obstruction") or \
+                ctx.zone_at(blob.x, blob.y, blob.w, blob.h, "garbage")
+            if zm is None:
+                continue       # still, but where nobody watches for objects (water on a road, a plume)
+            if is_ghost(ctx.gray, ctx.ref_gray, blob.mask):
+                ctx.forget(blob.mask)
+                continue
             ctx.claimed |= blob.mask
-            obs = self._judge(ctx, blob, cand.key)
-            if obs is not None:
-                out.append(obs)
+            age = float(np.median(ctx.age[blob.mask]))
+            if age >= zm.zone.dwell_s:
+                out.append(self._observation(ctx, blob, cand.key, zm, age))
         return out
 
-    def _judge(self, ctx: FrameContext, blob, key: str) -> Observation | None:
-        box = (blob.x, blob.y, blob.w, blob.h)
-        zm = ctx.zone_at(*box, "obstruction") or ctx.zone_at(*box, "garbage")
-        if zm is None:
-            return None
+    def _observation(self, ctx: FrameContext, blob, key: str, zm, age: float) -> Observation:
         watched = zm.zone.watched
         kind = self._pick(zm, blob) if set(KINDS) <= set(watched) else next(k for k in KINDS if k in watched)
-        age = float(np.median(ctx.age[blob.mask]))
-        if age < zm.zone.dwell_s:
-            return None
         score = min(1.0, 0.6 + 0.4 * age / (3 * zm.zone.dwell_s))
-        return Observation(kind, key, round(score, 3), ctx.norm_box(*box), zm.zone.name)
+        return Observation(kind, key, round(score, 3), ctx.norm_box(blob.x, blob.y, blob.w, blob.h), zm.zone.name)
 
     def _pick(self, zm, blob) -> str:
         """A zone watching both: low and flat is refuse, tall is a sign or stall."""

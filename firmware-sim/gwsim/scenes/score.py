@@ -9,7 +9,7 @@ to a track that was already counted.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .anomalies import GroundTruth
 
@@ -32,6 +32,7 @@ class KindScore:
     repeats: int = 0
     hours: float = 0.0                          # camera-hours watched for this kind
     latency_sum: float = 0.0
+    false_at: list[float] = field(default_factory=list)   # scene times of the false reports
 
     @property
     def recall(self) -> float:
@@ -46,7 +47,7 @@ class KindScore:
         return self.latency_sum / self.detected if self.detected else None
 
     def add(self, other: "KindScore") -> None:
-        for name in ("events", "detected", "false", "repeats", "hours", "latency_sum"):
+        for name in ("events", "detected", "false", "repeats", "hours", "latency_sum", "false_at"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -66,6 +67,7 @@ def score_reports(truth: list[GroundTruth], reports: list[Report], duration_s: f
                     and overlaps(r.box, g.box)), None)
         if hit is None:
             score.false += 1
+            score.false_at.append(round(r.t, 1))
         elif hit in found:
             score.repeats += 1
         else:
