@@ -66,10 +66,6 @@ class Shift:
     end: datetime
 
     @property
-    def day(self):
-        return self.start.date()
-
-    @property
     def start_s(self) -> float:
         return self.start.timestamp()
 

@@ -6,7 +6,6 @@ so its heartbeats pile up in its outbox and go out as a backlog when the gate op
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass

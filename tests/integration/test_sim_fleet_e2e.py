@@ -3,7 +3,7 @@ link) through the private broker and a real ingest slot into PostgreSQL; attenda
 from the database matches the simulator's ground truth."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import psycopg
 
