@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from cloud.api.deps import Conn, CurrentSession, PageParams, Paging, Scope
 from cloud.api.models import Instant, Page, iso_utc
+from cloud.roster.shifts import shifts_for_day
 
 router = APIRouter(tags=["attendance"])
 
@@ -90,8 +91,6 @@ def attendance(session: CurrentSession, conn: Conn, page: PageParams, day: DayQu
 
 def _shifts_in_scope(conn: psycopg.Connection, scope: Scope, worker: str, day: date) -> list[tuple]:
     """The worker's shifts of `day` in the caller's scope: judged ones, else the roster's."""
-    from cloud.roster.shifts import shifts_for_day
-
     rows = conn.execute(f"""SELECT a.grid, a.dev, a.shift_start, a.shift_end, a.verdict, a.flags FROM attendance a
                             WHERE a.worker = %(worker)s AND a.day = %(day)s AND {scope.rows("a.grid")}
                             ORDER BY a.shift_start""", {**scope.params, "worker": worker, "day": day}).fetchall()
