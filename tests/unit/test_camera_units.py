@@ -168,3 +168,63 @@ def test_agent_samples_at_the_detection_rate_on_video_time_and_stores_valid_dete
     assert start.track == end.track and start.snapshot and end.snapshot is None
     assert start.ts == 1_763_800_000_000 + 2600 and start.cam == "north"
     assert (start.lat, start.lon, start.box) == (31.2, 121.4, [0.0, 0.0, 1.0, 1.0])
+
+
+def test_the_shipped_example_configs_load():
+    from pathlib import Path
+
+    from edge.sensor.config import load_config as load_sensors
+
+    root = Path(__file__).parents[2] / "edge"
+    cam = load_config(root / "camera" / "example-camera.toml")
+    assert [z.name for z in cam.zones] == ["walkway", "no-dumping", "roadway"] and cam.zones[1].watched == ("garbage",)
+    sensors = load_sensors(root / "sensor" / "example-sensors.toml")
+    assert [s.driver.type for s in sensors.sensors] == ["modbus", "sim"]
+
+
+class Truncated:
+    """A real capture that drops after `n` frames, as a stream does when its server goes away."""
+
+    def __init__(self, cap, n: int) -> None:
+        self.cap, self.n = cap, n
+
+    def isOpened(self) -> bool:
+        return self.cap.isOpened()
+
+    def grab(self) -> bool:
+        self.n -= 1
+        return self.n >= 0 and self.cap.grab()
+
+    def retrieve(self):
+        return self.cap.retrieve()
+
+    def get(self, prop):
+        return self.cap.get(prop)
+
+    def release(self) -> None:
+        self.cap.release()
+
+
+def test_the_agent_rides_out_a_stream_that_drops_mid_way(tmp_path):
+    from gwsim.scenes import clean_scene, write_video
+
+    video = str(write_video(clean_scene(3, 4.0), tmp_path / "s.avi"))      # 20 frames
+    stop = threading.Event()
+    opened = []
+
+    def opener(target):
+        opened.append(target)
+        if len(opened) == 1:
+            return Truncated(cv2.VideoCapture(video), 12)      # drops after 12 frames
+        if len(opened) == 2:
+            return cv2.VideoCapture(video)                     # back: 20 more, then the stream ends
+        stop.set()                                             # the operator stops the agent
+        return Closed(0)
+
+    source = LiveSource(video, stop, opener=opener, backoff=(0.01, 0.02))
+    outbox = Outbox(":memory:", dev="cam-2")
+    try:
+        summary = CameraAgent("cam-2", outbox, source, CameraConfig(), stop).run()
+    finally:
+        outbox.close()
+    assert summary.frames == 32 and source.reconnects == 1 and len(opened) == 3 and summary.detected >= 1
