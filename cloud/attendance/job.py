@@ -77,7 +77,7 @@ def judge_and_save(conn: psycopg.Connection, shifts: list[tuple[Shift, date]], r
                         offline.get(shift.dev, []), None if now >= shift.end else now.timestamp(),
                         cover=shapes[shift.grid])
         results.append((shift, day, r, final))
-        if events and r.excursions:
+        if events and r.excursions and not final:  # a backlog of a long-closed shift is history, not news
             alerts.append((shift, r))
     store.save(conn, results)
     return len(results), store.save_events(conn, alerts) if alerts else 0
