@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import cv2
 import numpy as np
 
 from .config import CameraConfig
 from .detectors import TamperDetector, build
-from .detectors.base import FrameContext, Observation, ZoneMask
+from .detectors.base import LAG_S, FrameContext, Observation, ZoneMask
 from .motion import LongTermBackground, MotionStage
 from .reporter import Report, Reporter
 
@@ -28,6 +29,7 @@ class CameraPipeline:
         self._size: tuple[int, int] | None = None
         self._prev: np.ndarray | None = None
         self._last_t: float | None = None
+        self._lag: deque[tuple[float, np.ndarray]] = deque()
 
     def _setup(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
@@ -55,6 +57,7 @@ class CameraPipeline:
         if self.tamper is not None and self.tamper.suspect(gray, ref_gray, t):
             # Everything looks changed: learn nothing and judge nothing but the tamper itself.
             self._prev = None
+            self._lag.clear()
             if t - self.tamper.since > self.config.static.absorb_after_s:
                 self.background.reseed(small)     # moved for good: this is the new view
             return self.reporter.step(t, self._observe_tamper(t, frame, small, gray, ref_gray, dt))
@@ -64,12 +67,18 @@ class CameraPipeline:
             else np.zeros(gray.shape, bool)
         ctx = FrameContext(t, dt, frame, small, gray, moving, changed, self.background.diff, self.background.age,
                            self.background.ref, self.background.ref_gray, self.zones, prev_gray=self._prev,
-                           forget=lambda mask: self.background.forget(mask, small))
+                           lag_gray=self._lagged(t, gray), forget=lambda mask: self.background.forget(mask, small))
         self._prev = gray
         observations: list[Observation] = []
         for detector in self.detectors:
             observations += detector.observe(ctx)
         return self.reporter.step(t, observations)
+
+    def _lagged(self, t: float, gray: np.ndarray) -> np.ndarray:
+        self._lag.append((t, gray))
+        while len(self._lag) > 1 and self._lag[1][0] <= t - LAG_S:
+            self._lag.popleft()
+        return self._lag[0][1]
 
     def _observe_tamper(self, t, frame, small, gray, ref_gray, dt) -> list[Observation]:
         empty = np.zeros(gray.shape, bool)

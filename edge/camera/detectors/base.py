@@ -22,6 +22,16 @@ class Observation:
     zone: str | None = None
 
 
+LAG_S = 2.0      # "still" means unchanged against the frame this much older
+
+
+def still_share(ctx: "FrameContext", mask: np.ndarray, change: int = 10) -> float:
+    """Share of `mask` that changed over the last LAG_S seconds (0: perfectly still)."""
+    if ctx.lag_gray is None or not mask.any():
+        return 1.0
+    return float((cv2.absdiff(ctx.gray, ctx.lag_gray)[mask] > change).mean())
+
+
 @dataclass(slots=True)
 class ZoneMask:
     zone: Zone
@@ -47,6 +57,7 @@ class FrameContext:
     zones: list[ZoneMask]
     claimed: np.ndarray = field(default=None)   # bool: pixels an earlier detector explained (still objects)
     prev_gray: np.ndarray | None = None         # uint8, the previous detection frame
+    lag_gray: np.ndarray | None = None          # uint8, the detection frame LAG_S seconds ago
     forget: Callable[[np.ndarray], None] = lambda mask: None   # make the background take the picture under mask
 
     def __post_init__(self) -> None:

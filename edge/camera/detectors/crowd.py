@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from ..config import CameraConfig
-from .base import FrameContext, Observation, blobs
+from .base import FrameContext, Observation, blobs, still_share
 
+STILL = 0.05            # changed share over LAG_S below which a blob is a thing
 PERSON_FILL = 0.25       # silhouette pixels / height^2 of an upright person (measured on the scenes)
 
 
@@ -36,7 +37,9 @@ class CrowdDetector:
         people = blobs(fg, max(3, int(0.35 * person)))
         if not people:
             return 0, None
-        n = sum(max(1, round(b.area / person)) for b in people)
+        # A blob that has not changed for seconds is a thing, not people (people mill and sway):
+        # it counts as one at most, however big, until the still-object detector claims it.
+        n = sum(max(1, round(b.area / person)) if still_share(ctx, b.mask) >= STILL else 1 for b in people)
         x0, y0 = min(b.x for b in people), min(b.y for b in people)
         x1, y1 = max(b.x + b.w for b in people), max(b.y + b.h for b in people)
         return n, (x0, y0, x1 - x0, y1 - y0)

@@ -21,19 +21,16 @@ its 64x128 window (FIELD-NOTES), so it is not used for this decision.
 from __future__ import annotations
 
 import statistics
-from collections import deque
 
 import cv2
 import numpy as np
 
 from ..config import CameraConfig
-from .base import Candidates, FrameContext, Observation, blobs
+from .base import Candidates, FrameContext, Observation, blobs, still_share
 
 KINDS = ("obstruction", "garbage")
 MIN_AGE_S = 3.0          # a pixel joins a candidate once it has differed this long
 WINDOW = 50              # detection frames of residual motion considered (10 s at 5 fps)
-LAG_S = 2.0              # residual motion is measured against the frame this much older
-CHANGE = 10              # grey levels
 
 
 def is_ghost(gray: np.ndarray, ref_gray: np.ndarray, mask: np.ndarray) -> bool:
@@ -58,22 +55,16 @@ class StillObjectDetector:
         self.scale = scale
         self.candidates = Candidates("obj")
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        self._past: deque[tuple[float, np.ndarray]] = deque()
 
     def observe(self, ctx: FrameContext) -> list[Observation]:
         watched = [zm for zm in ctx.zones if set(zm.zone.watched) & set(KINDS)]
         if not watched:
             return []
-        self._past.append((ctx.t, ctx.gray))
-        while len(self._past) > 1 and self._past[1][0] <= ctx.t - LAG_S:
-            self._past.popleft()
-        before = self._past[0][1]
         mature = cv2.morphologyEx((ctx.age >= MIN_AGE_S).astype(np.uint8), cv2.MORPH_CLOSE, self._kernel)
         found = blobs(mature > 0, self.min_area)
         out = []
         for blob, cand in zip(found, self.candidates.match(found, ctx.t)):
-            moved = cv2.absdiff(ctx.gray, before)[blob.mask] > CHANGE
-            cand.history = (cand.history + [float(moved.mean())])[-WINDOW:]
+            cand.history = (cand.history + [still_share(ctx, blob.mask)])[-WINDOW:]
             if len(cand.history) < 5 or statistics.median(cand.history) > self.params.still_motion:
                 continue       # too new to judge, or a person
             zm = ctx.zone_at(blob.x, blob.y, blob.w, blob.h, "obstruction") or \
