@@ -40,7 +40,8 @@ class SmokeDetector:
         self.grey: np.ndarray | None = None
         self.motion: np.ndarray | None = None
         self.candidates = Candidates("smoke")
-        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        # Wide closing: a plume is patchy, and its patches are one thing.
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
         self.confirmed: set[str] = set()
 
     def _on_road(self, ctx: FrameContext, blob) -> bool:

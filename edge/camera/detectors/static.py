@@ -55,6 +55,7 @@ class StillObjectDetector:
         self.scale = scale
         self.candidates = Candidates("obj")
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        self.reported: set[str] = set()
 
     def observe(self, ctx: FrameContext) -> list[Observation]:
         watched = [zm for zm in ctx.zones if set(zm.zone.watched) & set(KINDS)]
@@ -65,8 +66,9 @@ class StillObjectDetector:
         out = []
         for blob, cand in zip(found, self.candidates.match(found, ctx.t)):
             cand.history = (cand.history + [still_share(ctx, blob.mask)])[-WINDOW:]
-            if len(cand.history) < 5 or statistics.median(cand.history) > self.params.still_motion:
-                continue       # too new to judge, or a person
+            reported = cand.key in self.reported
+            if not reported and (len(cand.history) < 5 or statistics.median(cand.history) > self.params.still_motion):
+                continue       # too new to judge, or a person (once reported, someone next to it changes nothing)
             zm = ctx.zone_at(blob.x, blob.y, blob.w, blob.h, "obstruction") or \
                 ctx.zone_at(blob.x, blob.y, blob.w, blob.h, "garbage")
             if zm is None:
@@ -76,8 +78,10 @@ class StillObjectDetector:
                 continue
             ctx.claimed |= blob.mask
             age = float(np.median(ctx.age[blob.mask]))
-            if age >= zm.zone.dwell_s:
+            if reported or age >= zm.zone.dwell_s:
                 out.append(self._observation(ctx, blob, cand.key, zm, age))
+                self.reported.add(cand.key)
+        self.reported &= {c.key for c in self.candidates.items}
         return out
 
     def _observation(self, ctx: FrameContext, blob, key: str, zm, age: float) -> Observation:
