@@ -30,6 +30,8 @@ LAT, LON, CRS, GRID = 4, 5, 14, 15
 
 def to_wgs84_rows(rows: list[tuple]) -> list[tuple]:
     """Rows with lat/lon declared gcj02/bd09 converted to WGS-84 (others unchanged)."""
+    if all(r[CRS] == "wgs84" for r in rows):
+        return rows  # the common case: nothing to copy
     out = list(rows)
     for name in ("gcj02", "bd09"):
         at = [i for i, r in enumerate(rows) if r[CRS] == name]
@@ -44,11 +46,13 @@ def to_wgs84_rows(rows: list[tuple]) -> list[tuple]:
 
 def with_grids(rows: list[tuple], index: GridIndex) -> list[tuple]:
     """Rows with `grid` set from their (WGS-84) position; None outside every grid."""
-    if not rows:
+    if not rows or len(index) == 0:
         return rows
     lat = np.fromiter((r[LAT] for r in rows), dtype=float, count=len(rows))
     lon = np.fromiter((r[LON] for r in rows), dtype=float, count=len(rows))
     codes = index.locate(lon, lat).tolist()
+    if not any(codes):
+        return rows  # outside every grid (or no grids yet): the rows already say None
     return [r[:GRID] + (g,) + r[GRID + 1:] for r, g in zip(rows, codes)]
 
 

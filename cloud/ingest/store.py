@@ -8,6 +8,7 @@ only ever sent for what is committed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -54,8 +55,7 @@ def prepare(conn: psycopg.Connection) -> None:
                          f"(LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
 
 
-def _key(row: tuple) -> tuple:
-    return (row[0], row[2], row[1])  # (dev, ts, seq): the primary key, in index order
+_key = itemgetter(0, 2, 1)  # (dev, ts, seq): the primary key, in index order
 
 
 def _write_copy(cur: psycopg.Cursor, target: str, name: str, rows: list[tuple]) -> None:
@@ -75,10 +75,11 @@ def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool) -
     Redeliveries are rare (a slot crash, a device resend), so first COPY straight
     into the table inside a savepoint; only when that meets an existing key does
     the batch go the slower way, COPY into staging then INSERT ... ON CONFLICT DO
-    NOTHING. Rows are sorted by key either way, so concurrent slots take index
-    locks in one order.
+    NOTHING, sorted by key so concurrent slots take index locks in one order.
+    (Two slots racing on the same new keys in the fast path can deadlock; the
+    worker retries that as a transient error.)
     """
-    unique = sorted({_key(r): r for r in rows}.values(), key=_key)
+    unique = list(dict(zip(map(_key, rows), rows)).values())
     try:
         with cur.connection.transaction():
             _write_copy(cur, name, name, unique)
@@ -147,22 +148,50 @@ def _pending_runs(cur: psycopg.Cursor, keys: list[tuple[str, str]]) -> dict[tupl
     return out
 
 
+_FAST_ADVANCE = """
+UPDATE receipt_cursor c SET seq = b.hi, updated_at = now()
+FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) AS b(dev, kind, lo, hi)
+WHERE c.dev = b.dev AND c.kind = b.kind AND b.lo <= c.seq + 1 AND b.hi > c.seq
+  AND NOT EXISTS (SELECT 1 FROM seq_ledger l WHERE l.dev = c.dev AND l.kind = c.kind)
+RETURNING c.dev, c.kind, c.seq
+"""
+
+
+def _fast_advance(cur: psycopg.Cursor, single: dict[tuple[str, str], tuple[int, int]]) -> list[Advanced]:
+    """The common case in one statement: a key whose batch is one run that continues its
+    cursor, with nothing waiting behind a hole. The UPDATE's row lock orders concurrent
+    slots; a slot that loses the race re-checks against the winner's committed cursor,
+    so the cursor only ever moves over committed seqs (at worst it moves later)."""
+    keys = sorted(single)
+    return [Advanced(*r) for r in cur.execute(_FAST_ADVANCE, (
+        [d for d, _ in keys], [k for _, k in keys], [single[k][0] for k in keys], [single[k][1] for k in keys]))]
+
+
 def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]]) -> list[Advanced]:
     if not seqs:
         return []
-    keys = sorted(seqs)
+    batch_runs = {key: runs(s) for key, s in seqs.items()}
+    fast = _fast_advance(cur, {k: r[0] for k, r in batch_runs.items() if len(r) == 1})
+    done = {(a.dev, a.kind) for a in fast}
+    rest = sorted(k for k in seqs if k not in done)
+    return fast + (_slow_advance(cur, rest, batch_runs) if rest else [])
+
+
+def _slow_advance(cur: psycopg.Cursor, keys: list[tuple[str, str]],
+                  batch_runs: dict[tuple[str, str], list[tuple[int, int]]]) -> list[Advanced]:
+    """New devices, holes, runs waiting in the ledger, repeats: lock, read, walk, write."""
     before = _lock_cursors(cur, keys)
     pending = _pending_runs(cur, keys)
     moved: list[Advanced] = []
     waiting: list[tuple[str, str, int, int]] = []
     out: list[Advanced] = []
     for key in keys:
-        batch_runs = runs(seqs[key])
-        new = advance(before[key], batch_runs, pending.get(key, []))
-        waiting += [(*key, lo, hi) for lo, hi in batch_runs if hi > new]
+        mine = batch_runs[key]
+        new = advance(before[key], mine, pending.get(key, []))
+        waiting += [(*key, lo, hi) for lo, hi in mine if hi > new]
         if new > before[key]:
             moved.append(Advanced(*key, new))
-        elif before[key] >= 0 and batch_runs[0][0] <= before[key]:
+        elif before[key] >= 0 and mine[0][0] <= before[key]:
             # A repeat of what the cursor already covers: its receipt was lost, send it again.
             out.append(Advanced(*key, before[key]))
     if moved:
