@@ -88,8 +88,12 @@ class City:
                 for r in range(self.rows) for c in range(self.cols)]
 
     def _band(self, r0: int, r1: int) -> np.ndarray:
+        """The outline of rows r0..r1: along the jittered side columns too, so a
+        district of many streets contains every street exactly."""
         v = self.vertices
-        return np.vstack([v[r0, :], v[r1, ::-1], v[r0, :1]])
+        right = v[r0 + 1:r1, -1]       # up the right side
+        left = v[r1 - 1:r0:-1, 0]      # down the left side
+        return np.vstack([v[r0, :], right, v[r1, ::-1], left, v[r0, :1]])
 
     def geojson(self) -> dict:
         """CONTRACT section 5: district > street > community > grid, WGS-84."""

@@ -49,3 +49,11 @@ def test_quirks_show_in_the_fixes():
     assert held.sum() >= 60 and np.ptp(t.received[held]) < 60     # one burst at reconnect
     *_, t, plan = _track("clock_skew")
     assert abs(np.median(t.received - t.t)) > 600
+
+
+def test_a_large_jittered_city_passes_the_grid_importers_checks():
+    from cloud.geo.gridfile import parse_grid_file
+
+    city = City.synthetic((31.23, 121.47), 8, 10, 400.0, 0.2, np.random.default_rng(5))
+    features = parse_grid_file(city.geojson())  # raises GridFileError naming any feature at fault
+    assert sum(f.level == "grid" for f in features) == 80
