@@ -28,27 +28,29 @@ def _sim(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from gridwatch.cli import UserError
+    from gridwatch.settings import load_settings
 
-    from .run import prepare, run_mqtt, save_tracks, write_files
+    from .run import prepare, run_incidents, run_mqtt, save_tracks, write_files
     from .scenario import load_scenario
 
     try:
         scenario = load_scenario(args.scenario)
     except (OSError, ValueError, ValidationError) as exc:
         raise UserError(f"scenario {args.scenario}: {exc}") from exc
-    sim = prepare(scenario)
+    sim = prepare(scenario, _case_rules() if scenario.incidents else None)
     paths = write_files(args.out, sim)
     summary = {"workers": len(sim.workers), "fixes": sum(len(t) for _, t, _ in sim.workers),
                **{k: str(v) for k, v in paths.items()}}
+    if sim.incidents is not None:
+        summary["incidents"] = len(sim.incidents.incidents)
     if args.tracks_only:
         save_tracks(args.out / "tracks.npz", sim)
         summary["tracks"] = str(args.out / "tracks.npz")
     else:
-        from gridwatch.settings import load_settings
-
         url = args.mqtt_url or load_settings().mqtt_url
+        progress = lambda msg: print(f"gwsim: {msg}", file=sys.stderr, flush=True)  # noqa: E731
         report = run_mqtt(sim, url, flush_timeout=args.flush_timeout, receipts=not args.no_receipts,
-                          progress=lambda msg: print(f"gwsim: {msg}", file=sys.stderr, flush=True))
+                          progress=progress)
         summary.update(heartbeats=report.heartbeats, left_in_outboxes=report.left_in_outboxes,
                        seconds=round(report.seconds, 1))
         if report.heartbeats < 0.95 * summary["fixes"]:
@@ -56,5 +58,24 @@ def _sim(args: argparse.Namespace) -> int:
             print(f"gwsim: warning: only {report.heartbeats} of {summary['fixes']} heartbeats were taken: this "
                   f"machine cannot keep {len(sim.workers)} handsets at speed {scenario.speed:g}; lower `speed`",
                   file=sys.stderr)
+        if sim.incidents is not None:
+            sent = run_incidents(sim, url, flush_timeout=args.flush_timeout, receipts=not args.no_receipts,
+                                 progress=progress)
+            summary.update(sightings=sent.published, sightings_left_in_outboxes=sent.left_in_outboxes)
     print(json.dumps(summary))
     return 0
+
+
+def _case_rules():
+    """The cloud's case rules for the incidents' truth (needs the cloud package)."""
+    from gridwatch.cli import UserError
+    from gridwatch.settings import load_settings
+
+    try:
+        from .caserules import cloud_rules
+        import cloud.cases.calendar  # noqa: F401  (psycopg: not in a simulator-only install)
+    except ImportError as exc:
+        raise UserError(f"[incidents] needs the cloud package for the expected deadlines "
+                        f"(pip install 'gridwatch[cloud]'): {exc}") from exc
+    settings = load_settings()
+    return lambda city: cloud_rules(city, settings)

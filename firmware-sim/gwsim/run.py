@@ -1,17 +1,21 @@
-"""Composition root of `gridwatch sim`: scenario -> city, workers, tracks and truth -> files,
-then either the MQTT fleet (real handset code) or the tracks alone."""
+"""Composition root of `gridwatch sim`: scenario -> city, workers, tracks, injected incidents and
+truth -> files, then either the MQTT fleet (real handset code) and the incidents' sightings (real
+outboxes and senders) or the tracks alone."""
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from .city import City
 from .files import write_outputs
+from .incidents import IncidentDay, Rules, simulated_day
 from .plans import Plan
 from .scenario import Scenario
 from .tracks import Track, WorkerSpec, fleet_specs, generate, truth
@@ -23,9 +27,11 @@ class Simulation:
     city: City
     workers: list[tuple[WorkerSpec, Track, Plan]]
     truths: list[dict]
+    incidents: IncidentDay | None = None
 
 
-def prepare(scenario: Scenario) -> Simulation:
+def prepare(scenario: Scenario, rules: Callable[[City], Rules] | None = None) -> Simulation:
+    """The simulated day; `rules(city)` gives the cloud's case rules when the scenario injects incidents."""
     rng = np.random.default_rng(scenario.seed)
     c = scenario.city
     city = City.synthetic(c.origin, c.rows, c.cols, c.cell_m, c.jitter, rng)
@@ -37,7 +43,20 @@ def prepare(scenario: Scenario) -> Simulation:
         track, plan = generate(spec, city, w0, w1, scenario.interval_s)
         workers.append((spec, track, plan))
         truths.append(truth(spec, plan))
-    return Simulation(scenario, city, workers, truths)
+    return Simulation(scenario, city, workers, truths, _incidents(scenario, city, rules))
+
+
+def _incidents(scenario: Scenario, city: City, rules: Callable[[City], Rules] | None) -> IncidentDay | None:
+    cfg = scenario.incidents
+    if cfg is None:
+        return None
+    if rules is None:
+        raise ValueError("a scenario with [incidents] needs the cloud's case rules for their truth")
+    from .caserules import city_centre
+
+    start = datetime.fromtimestamp(scenario.shift_utc()[0], timezone.utc)
+    return simulated_day(scenario.seed, start, rules(city), centre=city_centre(city), count=cfg.count,
+                         noise=cfg.noise)
 
 
 def save_tracks(path: Path, sim: Simulation) -> None:
@@ -49,24 +68,47 @@ def save_tracks(path: Path, sim: Simulation) -> None:
                         acc=cat("acc"), mock=cat("mock"), received=cat("received"))
 
 
+def relay_link(url: str, dev: str):
+    """ONE link for every simulated device, with the relay credentials of `url` (it may publish as any device)."""
+    from edge.link import Backoff, Link
+    from gridwatch.settings import MqttEndpoint
+
+    return Link(MqttEndpoint.parse(url), dev, client_id=f"gwsim-{uuid.uuid4().hex[:8]}", backoff=Backoff(0.1, 2.0))
+
+
 def run_mqtt(sim: Simulation, url: str, *, outbox_dir: Path | None = None, flush_timeout: float = 60.0,
              receipts: bool = True, progress: Callable[[str], None] | None = None):
     """Play the fleet over one relay link to the broker at `url` (relay credentials in the URL)."""
     from edge.clock import ScaledClock
-    from edge.link import Backoff, Link
-    from gridwatch.settings import MqttEndpoint
 
     from .fleet import build_handsets, run_fleet
 
     sc = sim.scenario
     w0, w1 = sc.window()
-    first = sim.workers[0][0].dev
-    link = Link(MqttEndpoint.parse(url), first, client_id=f"gwsim-{uuid.uuid4().hex[:8]}", backoff=Backoff(0.1, 2.0))
+    link = relay_link(url, sim.workers[0][0].dev)
     clock = ScaledClock(sc.speed, start_ms=int(w0 * 1000))
     with tempfile.TemporaryDirectory(prefix="gwsim-") as tmp:
         handsets = build_handsets(link, sim.workers, clock, (w0, w1), sc.interval_s, outbox_dir or Path(tmp))
         return run_fleet(link, handsets, clock, flush_timeout=flush_timeout, progress=progress, receipts=receipts)
 
 
+def run_incidents(sim: Simulation, url: str, *, outbox_dir: Path | None = None, flush_timeout: float = 60.0,
+                  receipts: bool = True, progress: Callable[[str], None] | None = None):
+    """Send the injected incidents' sightings through per-device outboxes and senders on one relay link."""
+    from .replay import replay
+
+    day = sim.incidents
+    with tempfile.TemporaryDirectory(prefix="gwsim-") as tmp:
+        return replay(relay_link(url, day.devices[0].dev), day.sightings(), outbox_dir or Path(tmp),
+                      speed=sim.scenario.incidents.speed, flush_timeout=flush_timeout, receipts=receipts,
+                      progress=progress)
+
+
 def write_files(out_dir: Path, sim: Simulation) -> dict[str, Path]:
-    return write_outputs(out_dir, sim.scenario, sim.city, [w[0] for w in sim.workers], sim.truths)
+    paths = write_outputs(out_dir, sim.scenario, sim.city, [w[0] for w in sim.workers], sim.truths)
+    if sim.incidents is not None:
+        # The incidents' truth next to the shifts': devices and components to register, and the expected cases.
+        doc = json.loads(paths["truth"].read_text("utf-8"))
+        doc["incidents"] = sim.incidents.truth()
+        paths["truth"].write_text(json.dumps(doc, indent=1), "utf-8")
+    return paths

@@ -18,6 +18,10 @@
     diligent = 4
     late = 1
 
+    [incidents]                 # optional: injected incidents (gwsim.incidents) from the shift start
+    count = 23                  # cameras, sensors, field reports, repeated sightings
+    speed = 3000                # simulated seconds per real second of their replay
+
 Unknown keys are refused, so a typo fails before anything runs.
 """
 from __future__ import annotations
@@ -45,6 +49,12 @@ class CityConfig(_Strict):
     jitter: float = Field(default=0.12, ge=0, le=0.2)
 
 
+class IncidentsConfig(_Strict):
+    count: int = Field(default=23, ge=1, le=10_000)
+    speed: float = Field(default=3000.0, gt=0, le=1_000_000)
+    noise: int = Field(default=10, ge=0, le=1000)   # non-case detections per camera
+
+
 class Scenario(_Strict):
     seed: int = 1
     day: date
@@ -58,6 +68,7 @@ class Scenario(_Strict):
     tail_minutes: float = Field(default=30.0, ge=0, le=720)
     city: CityConfig = CityConfig()
     mix: dict[str, float] = Field(default_factory=lambda: {"diligent": 1.0})
+    incidents: IncidentsConfig | None = None
 
     @field_validator("tz")
     @classmethod
