@@ -36,6 +36,7 @@ class Reason(StrEnum):
     UNKNOWN_ALIAS = "unknown_alias"
     STORE_REFUSED = "store_refused"
     PROCESSING_FAILED = "processing_failed"
+    REACTION_FAILED = "reaction_failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ class Inbound:
     payload: bytes
     mid: int
     received_at: float  # time.time() at arrival
+    qos: int = 1  # a QoS 0 message has no PUBACK: acking it would be a protocol error
 
 
 @dataclass(slots=True)

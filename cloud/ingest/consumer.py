@@ -75,6 +75,7 @@ class SlotConsumer:
         self.session_present: bool | None = None
         self._on_session_lost = on_session_lost
         self._first_connect = True
+        self.reconnected = False  # connected more than once (visible to health checks and tests)
         self.client = make_client(settings, self.endpoint, self.client_id)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -100,8 +101,10 @@ class SlotConsumer:
     def leave_share_group(self) -> None:
         self.client.unsubscribe(self.topics)
 
-    def ack(self, mid: int) -> None:
-        self.client.ack(mid, 1)
+    def ack(self, item: Inbound) -> None:
+        """PUBACK after commit; QoS 0 has none (Mosquitto drops a client that sends PUBACK 0)."""
+        if item.qos > 0:
+            self.client.ack(item.mid, item.qos)
 
     def publish(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1)
@@ -111,6 +114,7 @@ class SlotConsumer:
             log.error("%s: broker refused the connection: %s", self.client_id, reason_code)
             return
         self.session_present = bool(flags.session_present)
+        self.reconnected = not self._first_connect
         if not flags.session_present and not self._first_connect and self._on_session_lost:
             # The broker forgot this slot: whatever it held for us is gone. Alarm.
             self._on_session_lost(self.client_id)
@@ -127,4 +131,4 @@ class SlotConsumer:
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         # Only enqueue: decoding and storage happen on the worker thread.
-        self.inbox.put(Inbound(msg.topic, msg.payload, msg.mid, time.time()))
+        self.inbox.put(Inbound(msg.topic, msg.payload, msg.mid, time.time(), msg.qos))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import psycopg
@@ -108,17 +109,32 @@ class Pipeline:
         return out
 
     def _one(self, conn: psycopg.Connection, item: Inbound) -> list[store.Advanced]:
-        rows = None
+        """One message that failed in a batch: store its data if only a reaction failed,
+        else keep it as a dead letter with the error."""
         try:
             rows = self.rows([item])
+        except Exception as exc:  # noqa: BLE001 - a decode or enrich step failed on this input
+            log.exception("step failed on a message from %s; kept as a dead letter", item.topic)
+            return store.write(conn, _as_dead_letter(item, None, Reason.PROCESSING_FAILED, exc))
+        try:
             return store.write(conn, rows, self.steps.reactors)
+        except (psycopg.OperationalError, *TRANSIENT):
+            raise
+        except Exception as exc:  # noqa: BLE001 - find out whether the data or a reaction is at fault
+            first = exc
+        try:
+            # The data alone: a reactor's failure must not cost the evidence. The message is
+            # also kept as a dead letter so its reaction (a case, ...) can be replayed.
+            noted = replace(rows, dead_letter=rows.dead_letter + _as_dead_letter(
+                item, None, Reason.REACTION_FAILED, first).dead_letter)
+            stored = store.write(conn, noted, [])
+            log.error("a reaction failed on a message from %s (%s); data stored, message kept",
+                      item.topic, first)
+            return stored
         except (psycopg.OperationalError, *TRANSIENT):
             raise
         except POISON as exc:
             return store.write(conn, _as_dead_letter(item, rows, Reason.STORE_REFUSED, exc))
-        except Exception as exc:  # noqa: BLE001 - a step failed on this input: keep it, with the error
-            log.exception("step failed on a message from %s; kept as a dead letter", item.topic)
-            return store.write(conn, _as_dead_letter(item, rows, Reason.PROCESSING_FAILED, exc))
 
 
 def _as_dead_letter(item: Inbound, rows: Rows | None, reason: Reason, exc: Exception) -> Rows:

@@ -98,9 +98,13 @@ def _store_states(cur: psycopg.Cursor, rows: list[tuple]) -> None:
                     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                     [(d, ts, rcv, online, Jsonb(x) if x else None) for d, ts, rcv, online, x in rows])
     latest: dict[str, tuple] = {}
-    for d, ts, _rcv, online, _x in rows:
-        if d not in latest or ts > latest[d][0]:
-            latest[d] = (ts, online)
+    for d, ts, rcv, online, _x in rows:
+        # A will carries the ts of its CONNECT (it is written before the device goes
+        # online), so it would always look older than the "online" that followed.
+        # The broker publishes it when the connection dies: that is its real time.
+        when = ts if online else max(ts, rcv)
+        if d not in latest or when > latest[d][0]:
+            latest[d] = (when, online)
     cur.executemany("UPDATE device SET online = %s, state_ts = %s "
                     "WHERE dev = %s AND (state_ts IS NULL OR state_ts < %s)",
                     [(online, ts, d, ts) for d, (ts, online) in sorted(latest.items())])

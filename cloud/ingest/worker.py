@@ -78,7 +78,10 @@ class IngestWorker:
             while not stop.is_set():
                 batch = gather(self.inbox, self.settings.ingest_batch_size, self.settings.ingest_flush_ms / 1000)
                 if batch:
-                    self.handle(batch, stop)
+                    try:
+                        self.handle(batch, stop)
+                    except InterruptedError:
+                        break  # stopping during a database outage: the broker keeps the batch
                 self._send(self.receipts.due(time.monotonic()))
                 self._skip_gaps(stop)
             self._send(self.receipts.due(float("inf")))
@@ -135,7 +138,7 @@ class IngestWorker:
         self._refresh(stop)
         advanced, rows = self._commit(batch, stop)
         for item in batch:
-            self.consumer.ack(item.mid)
+            self.consumer.ack(item)
         now = time.monotonic()
         for adv in advanced:
             self._send(self.receipts.offer(adv.dev, adv.kind, adv.seq, now))
@@ -169,25 +172,29 @@ class IngestWorker:
             self._drop_conn()
 
     def _commit(self, batch: list[Inbound], stop: threading.Event) -> tuple[list[store.Advanced], Rows]:
-        """Commit the batch, retrying through connection loss and transient conflicts (never acked before)."""
+        """Commit the batch, retrying through connection loss and transient conflicts (never acked before).
+
+        Rows are built once: translators keep state (Frigate's update throttle), so a
+        retry must store what the first attempt decided, not decide again."""
+        try:
+            rows = self.pipeline.rows(batch)
+        except Exception:  # noqa: BLE001 - a step failed on some message: the pipeline isolates it
+            rows = None
         delay = 0.2
         while True:
             conn = self._ensure_db(stop)
             try:
-                rows = self.pipeline.rows(batch)
-            except Exception:  # noqa: BLE001 - a step failed on some message: the pipeline isolates it
-                rows = None
-            try:
                 return self.pipeline.commit(conn, batch, rows), rows or Rows()
             except TRANSIENT as exc:
                 metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
+                log.info("slot %s: %s; retrying the batch", self.slot, type(exc).__name__)
             except psycopg.OperationalError as exc:
                 metrics.STORE_RETRIES.labels("OperationalError").inc()
                 log.warning("slot %s: store failed (%s); retrying in %.1f s", self.slot, exc, delay)
                 self._drop_conn()
-                if stop.wait(delay):
-                    raise
-                delay = min(delay * 2, 10.0)
+            if stop.wait(delay):
+                raise InterruptedError("stopped while the batch was not committed: it stays unacked")
+            delay = min(delay * 2, 10.0)
 
     def _drop_conn(self) -> None:
         if self._conn is not None:

@@ -48,5 +48,5 @@ def bare_process_main(settings_json: str, slot: int) -> None:
                     for row in _rows(batch):
                         cp.write_row(row)
             for item in batch:
-                consumer.ack(item.mid)
+                consumer.ack(item)
         consumer.stop(end_session=True)

@@ -244,3 +244,67 @@ def test_a_step_failing_on_one_message_dead_letters_it_and_the_slot_keeps_going(
     finally:
         stop.set()
         thread.join(15)
+
+
+def test_qos0_messages_are_stored_without_a_puback_and_the_slot_stays_connected(broker, db_url):
+    from tests.support.mqtt import client_for
+
+    dev = new_dev()
+    with running_worker(ingest_settings(broker, db_url)) as worker:
+        pub = client_for(broker.url(RELAY_USER))
+        try:
+            for s in range(5):
+                pub.publish(topics.build(dev, "hb"), enc(hb(s)), qos=0)
+            publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(s))) for s in range(5, 10)])
+        finally:
+            pub.disconnect(), pub.loop_stop()
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 10, params=(dev,)) == 10
+        time.sleep(0.5)
+        assert worker.consumer.connected.is_set() and worker.consumer.session_present is not None
+        # One connection all along: a PUBACK for a QoS 0 message would have made the broker drop it.
+        assert not worker.consumer.reconnected
+
+
+def test_a_will_published_after_online_marks_the_device_offline(broker, db_url):
+    dev = new_dev()
+    connected_at = int(time.time() * 1000) - 5_000  # the will was written at CONNECT, before "online"
+    with running_worker(ingest_settings(broker, db_url)):
+        publish_all(broker.url(RELAY_USER), [(topics.build(dev, "state"),
+                                              enc({"v": 1, "online": True, "ts": connected_at + 50}))])
+        assert wait_rows(db_url, "SELECT online FROM device WHERE dev = %s", True, params=(dev,)) is True
+        publish_all(broker.url(RELAY_USER), [(topics.build(dev, "state"),
+                                              enc({"v": 1, "online": False, "ts": connected_at}))])
+        assert wait_rows(db_url, "SELECT online FROM device WHERE dev = %s", False, params=(dev,)) is False
+
+
+class _ReactorFailsOnLatitude:
+    """A reactor with a bug that one heartbeat triggers."""
+
+    tables = ("heartbeat",)
+
+    def react(self, cur, fresh):
+        if any(r[4] == 13.0 for r in fresh["heartbeat"]):
+            raise KeyError("reactor bug")
+
+
+def test_a_failing_reaction_keeps_the_data_and_the_message_for_replay(broker, db_url):
+    import threading
+
+    from cloud.ingest.steps import Steps
+    from cloud.ingest.worker import IngestWorker
+
+    dev = new_dev()
+    worker = IngestWorker(ingest_settings(broker, db_url), 1, steps=Steps(reactors=[_ReactorFailsOnLatitude()]))
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop, True), daemon=True)
+    thread.start()
+    try:
+        assert worker.consumer.connected.wait(10)
+        time.sleep(0.3)
+        publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(s, lat=13.0 if s == 3 else 31.0)))
+                                              for s in range(8)])
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 8, params=(dev,)) == 8
+        assert query(db_url, "SELECT reason FROM dead_letter WHERE dev = %s", (dev,)) == [("reaction_failed",)]
+    finally:
+        stop.set()
+        thread.join(15)
