@@ -10,7 +10,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Generates a synthetic grid city, a roster and each worker's day from the "
                                    "scenario's behaviour mix, writes grids.geojson, roster.csv and truth.json, then "
                                    "plays the handsets through the real edge code over one relay MQTT link "
-                                   "(or, with --tracks-only, saves the fixes as arrays).")
+                                   "(or, with --tracks-only, saves the fixes as arrays). Optional scenario "
+                                   "sections: [incidents] sends injected incidents' sightings through real "
+                                   "outboxes; [cameras] and [sensors] run the real camera and sensor agents on "
+                                   "synthetic scenes and simulated drivers. Their truth goes into truth.json.")
     p.add_argument("--scenario", required=True, type=Path, help="scenario file (.toml or .json)")
     p.add_argument("--out", type=Path, default=Path("sim-out"), help="output directory (default sim-out)")
     p.add_argument("--tracks-only", action="store_true", help="no MQTT: write tracks.npz with every fix")
@@ -30,7 +33,7 @@ def _sim(args: argparse.Namespace) -> int:
     from gridwatch.cli import UserError
     from gridwatch.settings import load_settings
 
-    from .run import prepare, run_incidents, run_mqtt, save_tracks, write_files
+    from .run import prepare, run_devices, run_incidents, run_mqtt, save_tracks, write_files
     from .scenario import load_scenario
 
     try:
@@ -62,6 +65,13 @@ def _sim(args: argparse.Namespace) -> int:
             sent = run_incidents(sim, url, flush_timeout=args.flush_timeout, receipts=not args.no_receipts,
                                  progress=progress)
             summary.update(sightings=sent.published, sightings_left_in_outboxes=sent.left_in_outboxes)
+        if sim.devices is not None:
+            progress(f"running {len(sim.devices.cameras)} cameras and {len(sim.devices.sensors)} sensors")
+            ran = run_devices(sim, url, args.out / "cameras", flush_timeout=args.flush_timeout,
+                              receipts=not args.no_receipts)
+            summary.update(cameras={d: s["detections"] for d, s in ran.cameras.items()},
+                           sensors={d: {"raised": s["raised"], "cleared": s["cleared"]} for d, s in ran.sensors.items()},
+                           devices_left_in_outboxes=ran.left_in_outboxes)
     print(json.dumps(summary))
     return 0
 

@@ -37,10 +37,12 @@ class ReplayReport:
     seconds: float
 
 
-def open_stations(link, devs: Iterable[str], outbox_dir: Path) -> dict[str, Station]:
+def open_stations(link, devs: Iterable[str], outbox_dir: Path, resend_after_s: float = 5.0) -> dict[str, Station]:
+    """An outbox and sender per device. A replay compresses hours into seconds, so an unconfirmed
+    message is resent after `resend_after_s` rather than a real device's 30 s."""
     out = {}
     for dev in dict.fromkeys(devs):
-        outbox = Outbox(outbox_dir / f"{dev}.sqlite3", dev=dev, durable=False)
+        outbox = Outbox(outbox_dir / f"{dev}.sqlite3", dev=dev, durable=False, resend_after_s=resend_after_s)
         out[dev] = Station(dev, outbox, Sender(dev, outbox, link, idle_s=0.2))
     return out
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from .plans import Plan
 from .scenario import Scenario
 from .tracks import Track, WorkerSpec, fleet_specs, generate, truth
 
+if TYPE_CHECKING:
+    from .devices import DeviceDay    # imports the edge camera and sensor code
+
 
 @dataclass
 class Simulation:
@@ -28,6 +33,7 @@ class Simulation:
     workers: list[tuple[WorkerSpec, Track, Plan]]
     truths: list[dict]
     incidents: IncidentDay | None = None
+    devices: DeviceDay | None = None
 
 
 def prepare(scenario: Scenario, rules: Callable[[City], Rules] | None = None) -> Simulation:
@@ -43,7 +49,7 @@ def prepare(scenario: Scenario, rules: Callable[[City], Rules] | None = None) ->
         track, plan = generate(spec, city, w0, w1, scenario.interval_s)
         workers.append((spec, track, plan))
         truths.append(truth(spec, plan))
-    return Simulation(scenario, city, workers, truths, _incidents(scenario, city, rules))
+    return Simulation(scenario, city, workers, truths, _incidents(scenario, city, rules), _devices(scenario, city))
 
 
 def _incidents(scenario: Scenario, city: City, rules: Callable[[City], Rules] | None) -> IncidentDay | None:
@@ -57,6 +63,22 @@ def _incidents(scenario: Scenario, city: City, rules: Callable[[City], Rules] | 
     start = datetime.fromtimestamp(scenario.shift_utc()[0], timezone.utc)
     return simulated_day(scenario.seed, start, rules(city), centre=city_centre(city), count=cfg.count,
                          noise=cfg.noise)
+
+
+def _devices(scenario: Scenario, city: City) -> DeviceDay | None:
+    """Cameras and sensors observing up to now (the ingest takes nothing from the future)."""
+    cams, sens = scenario.cameras, scenario.sensors
+    if cams is None and sens is None:
+        return None
+    from .caserules import city_centre
+    from .devices import DeviceDay, camera_plans, sensor_plans
+
+    centre = city_centre(city)
+    cameras = camera_plans(cams.count, cams.seconds, list(cams.kinds), scenario.seed, centre) if cams else []
+    sensors = sensor_plans(sens.count, sens.seconds, list(sens.types), centre) if sens else []
+    longest = max([cams.seconds if cams else 0.0, sens.seconds if sens else 0.0])
+    return DeviceDay(cameras, sensors, int((time.time() - longest) * 1000), speed=sens.speed if sens else 60.0,
+                     workers=cams.workers if cams else 1)
 
 
 def save_tracks(path: Path, sim: Simulation) -> None:
@@ -104,11 +126,22 @@ def run_incidents(sim: Simulation, url: str, *, outbox_dir: Path | None = None, 
                       progress=progress)
 
 
+def run_devices(sim: Simulation, url: str, workdir: Path, *, flush_timeout: float = 60.0, receipts: bool = True):
+    """Run the simulated cameras and sensors (real agents) over one relay link; videos go to `workdir`."""
+    from .devices import run_devices as run
+
+    d = sim.devices
+    first = (d.cameras or d.sensors)[0].dev
+    return run(relay_link(url, first), d.cameras, d.sensors, workdir, start_ms=d.start_ms, speed=d.speed,
+               workers=d.workers, flush_timeout=flush_timeout, receipts=receipts)
+
+
 def write_files(out_dir: Path, sim: Simulation) -> dict[str, Path]:
     paths = write_outputs(out_dir, sim.scenario, sim.city, [w[0] for w in sim.workers], sim.truths)
-    if sim.incidents is not None:
-        # The incidents' truth next to the shifts': devices and components to register, and the expected cases.
+    # Next to the shifts: the incidents (devices and components to register, the expected cases)
+    # and the anomalies the simulated cameras and sensors must report.
+    extra = {k: v.truth() for k, v in (("incidents", sim.incidents), ("devices", sim.devices)) if v is not None}
+    if extra:
         doc = json.loads(paths["truth"].read_text("utf-8"))
-        doc["incidents"] = sim.incidents.truth()
-        paths["truth"].write_text(json.dumps(doc, indent=1), "utf-8")
+        paths["truth"].write_text(json.dumps({**doc, **extra}, indent=1), "utf-8")
     return paths

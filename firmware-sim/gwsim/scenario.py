@@ -22,6 +22,18 @@
     count = 23                  # cameras, sensors, field reports, repeated sightings
     speed = 3000                # simulated seconds per real second of their replay
 
+    [cameras]                   # optional: synthetic scenes through the real camera agent
+    count = 2
+    seconds = 60                # scene length; the anomaly runs from 20 % to 80 % of it
+    kinds = ["garbage", "fire"] # camera i shows kinds[i % len(kinds)]
+    workers = 2                 # camera agents at once (CPU: at most the cores)
+
+    [sensors]                   # optional: simulated drivers through the real sensor agent
+    count = 3
+    seconds = 600               # simulated; past the threshold from 25 % to 50 % of it
+    types = ["water_level", "gas", "manhole_tilt", "pipe_pressure"]
+    speed = 60
+
 Unknown keys are refused, so a typo fails before anything runs.
 """
 from __future__ import annotations
@@ -30,6 +42,7 @@ import json
 import tomllib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -55,6 +68,25 @@ class IncidentsConfig(_Strict):
     noise: int = Field(default=10, ge=0, le=1000)   # non-case detections per camera
 
 
+SceneKind = Literal["obstruction", "garbage", "crowd", "fire", "smoke", "waterlogging", "camera_tamper"]
+SensorType = Literal["water_level", "manhole_tilt", "gas", "pipe_pressure"]
+
+
+class CamerasConfig(_Strict):
+    count: int = Field(default=2, ge=1, le=1000)
+    seconds: float = Field(default=60.0, ge=20, le=3600)
+    kinds: list[SceneKind] = Field(default_factory=lambda: ["garbage", "fire"], min_length=1)
+    workers: int = Field(default=2, ge=1, le=64)
+
+
+class SensorsConfig(_Strict):
+    count: int = Field(default=3, ge=1, le=10_000)
+    seconds: float = Field(default=600.0, ge=20, le=86_400)
+    types: list[SensorType] = Field(default_factory=lambda: ["water_level", "gas", "manhole_tilt", "pipe_pressure"],
+                                    min_length=1)
+    speed: float = Field(default=60.0, gt=0, le=10_000)
+
+
 class Scenario(_Strict):
     seed: int = 1
     day: date
@@ -69,6 +101,8 @@ class Scenario(_Strict):
     city: CityConfig = CityConfig()
     mix: dict[str, float] = Field(default_factory=lambda: {"diligent": 1.0})
     incidents: IncidentsConfig | None = None
+    cameras: CamerasConfig | None = None
+    sensors: SensorsConfig | None = None
 
     @field_validator("tz")
     @classmethod
