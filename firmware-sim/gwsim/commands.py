@@ -33,7 +33,7 @@ def _sim(args: argparse.Namespace) -> int:
     from gridwatch.cli import UserError
     from gridwatch.settings import load_settings
 
-    from .run import prepare, run_devices, run_incidents, run_mqtt, save_tracks, write_files
+    from .run import prepare, run_mqtt, save_tracks, write_files
     from .scenario import load_scenario
 
     try:
@@ -61,19 +61,27 @@ def _sim(args: argparse.Namespace) -> int:
             print(f"gwsim: warning: only {report.heartbeats} of {summary['fixes']} heartbeats were taken: this "
                   f"machine cannot keep {len(sim.workers)} handsets at speed {scenario.speed:g}; lower `speed`",
                   file=sys.stderr)
-        if sim.incidents is not None:
-            sent = run_incidents(sim, url, flush_timeout=args.flush_timeout, receipts=not args.no_receipts,
-                                 progress=progress)
-            summary.update(sightings=sent.published, sightings_left_in_outboxes=sent.left_in_outboxes)
-        if sim.devices is not None:
-            progress(f"running {len(sim.devices.cameras)} cameras and {len(sim.devices.sensors)} sensors")
-            ran = run_devices(sim, url, args.out / "cameras", flush_timeout=args.flush_timeout,
-                              receipts=not args.no_receipts)
-            summary.update(cameras={d: s["detections"] for d, s in ran.cameras.items()},
-                           sensors={d: {"raised": s["raised"], "cleared": s["cleared"]} for d, s in ran.sensors.items()},
-                           devices_left_in_outboxes=ran.left_in_outboxes)
+        summary.update(_run_injected(sim, args, url, progress))
     print(json.dumps(summary))
     return 0
+
+
+def _run_injected(sim, args: argparse.Namespace, url: str, progress) -> dict:
+    """The scenario's injected incidents, then its cameras and sensors; their part of the summary."""
+    from .run import run_devices, run_incidents
+
+    out: dict = {}
+    receipts = not args.no_receipts
+    if sim.incidents is not None:
+        sent = run_incidents(sim, url, flush_timeout=args.flush_timeout, receipts=receipts, progress=progress)
+        out.update(sightings=sent.published, sightings_left_in_outboxes=sent.left_in_outboxes)
+    if sim.devices is not None:
+        progress(f"running {len(sim.devices.cameras)} cameras and {len(sim.devices.sensors)} sensors")
+        ran = run_devices(sim, url, args.out / "cameras", flush_timeout=args.flush_timeout, receipts=receipts)
+        out.update(cameras={d: s["detections"] for d, s in ran.cameras.items()},
+                   sensors={d: {k: s[k] for k in ("raised", "cleared")} for d, s in ran.sensors.items()},
+                   devices_left_in_outboxes=ran.left_in_outboxes)
+    return out
 
 
 def _case_rules():

@@ -241,5 +241,6 @@ def _report_incident(rng, frame, workers, k, kind, dept, t0, rules) -> Incident:
         fixed = {"resolved": True} if k == len(REPORT_KINDS) - 1 and w == len(workers) - 1 else {}
         sightings.append(Sighting(worker, "report", {"ts": ms(t0 + timedelta(minutes=3 * w)), "lat": lat, "lon": lon,
                                                      "kind": kind, "text": "seen on patrol", **fixed}))
-    return Incident(kind, "report", *pos, t0, dept or rules.territory(*pos), rules.deadline(kind, t0), tuple(sightings))
+    department = dept or rules.territory(*pos)
+    return Incident(kind, "report", *pos, t0, department, rules.deadline(kind, t0), tuple(sightings))
 

@@ -66,8 +66,7 @@ def test_a_simulated_day_through_two_ingest_slots_gives_one_case_per_incident(br
         (case_id, _, _, _, dept, due, status, evidence) = mine[0]
         assert (dept, due, evidence) == (inc.department, inc.due, len(inc.sightings)), (inc.kind, inc.source)
         matched[case_id] = n
-    duplicates = len(cases) - len(matched)
-    assert duplicates <= 0.02 * len(day.incidents) and len(cases) == len(day.incidents)
+    assert len(cases) == len(day.incidents) == len(matched)      # no duplicate case at all (the issue allows 2 %)
     statuses = {day.incidents[n].kind + ("/resolved" if day.incidents[n].sightings[-1].message.get("resolved")
                                          else ""): s for n, s in ((matched[c[0]], c[6]) for c in cases)}
     assert statuses["obstruction/resolved"] == "handled"
