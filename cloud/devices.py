@@ -81,10 +81,17 @@ def _validate_position(kind: str, lat: float | None, lon: float | None,
         raise DeviceError(f"a {kind} has a fixed position: give --lat and --lon")
 
 
-def _aliases(alias: str | Iterable[str] | None) -> list[str]:
+def _aliases(dev: str, alias: str | Iterable[str] | None) -> list[str]:
     if alias is None:
         return []
-    return [validate_alias(a) for a in ([alias] if isinstance(alias, str) else alias)]
+    out = [validate_alias(a) for a in ([alias] if isinstance(alias, str) else alias)]
+    for a in out:
+        # The broker lets user X publish only under owntracks/X/: an alias whose user part
+        # is another device would let X's app plant positions as this one.
+        if a.startswith("owntracks:") and a[len("owntracks:"):].split("/", 1)[0] != dev:
+            raise DeviceError(f"alias {a!r}: the OwnTracks user must be the device id {dev!r} "
+                              "(the app logs in to the broker as that device)")
+    return out
 
 
 def add_device(conn: psycopg.Connection, dev: str, kind: str, alias: str | Iterable[str] | None = None,
@@ -102,7 +109,7 @@ def add_device(conn: psycopg.Connection, dev: str, kind: str, alias: str | Itera
         raise DeviceError(f"kind {kind!r} must be one of {', '.join(KINDS)}")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise DeviceError(f"a broker password needs at least {MIN_PASSWORD_LENGTH} characters")
-    aliases = _aliases(alias)
+    aliases = _aliases(dev, alias)
     with conn.transaction():
         # Serialise concurrent adds of the same id, including one not yet in the table.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridwatch.device'), hashtext(%s))", (dev,))

@@ -196,7 +196,10 @@ def time_window(
     until: Annotated[InstantParam | None, Query(description="to (inclusive); default open-ended")] = None,
 ) -> Window:
     if since is None:
-        since = (until or datetime.now(UTC)) - DEFAULT_WINDOW
+        try:
+            since = (until or datetime.now(UTC)) - DEFAULT_WINDOW
+        except OverflowError:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "`until` is too far in the past") from None
     if until is not None and until < since:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "`until` is before `since`")
     return Window(since, until)

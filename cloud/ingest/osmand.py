@@ -61,7 +61,11 @@ def parse_timestamp(value: object, now_ms: int) -> int:
         number = float(text)
         if not math.isfinite(number):
             raise _Bad(Reason.INVALID_VALUE, f"timestamp: {text!r}")
-        return int(round(number if abs(number) >= _MS_THRESHOLD else number * 1000))
+        ms = number if abs(number) >= _MS_THRESHOLD else number * 1000
+        if not 0 <= ms <= 2**53:
+            # Would not survive JSON or the contract's ts range: refuse it here, with a reason.
+            raise _Bad(Reason.OUT_OF_RANGE, f"timestamp: {text!r} is out of range")
+        return int(round(ms))
     try:
         parsed = datetime.fromisoformat(text.replace(" ", "T"))
     except ValueError:

@@ -90,3 +90,8 @@ def test_unknown_devices_are_404_and_malformed_ids_422(client, admin, five_fixes
 def test_a_registered_device_without_fixes_has_an_empty_list(client, admin, db_url):
     add_device(db_url, "quiet")
     assert client.get("/api/v1/devices/quiet/positions", headers=admin).json() == {"items": [], "total": 0}
+
+
+def test_an_until_at_the_start_of_the_calendar_is_a_422_not_a_server_error(client, admin, five_fixes):
+    r = client.get("/api/v1/devices/h1/positions?until=0001-01-01T00:00:00Z", headers=admin)
+    assert r.status_code == 422

@@ -49,7 +49,7 @@ def test_device_first_seen_by_the_ingest_becomes_registered_in_place(conn):
 def test_readding_keeps_credentials_unless_rotated_or_given(conn):
     first = add_device(conn, "hs-02", "handset")
     h1 = broker_password_hashes(conn)["hs-02"]
-    assert add_device(conn, "hs-02", "handset", alias="owntracks:ann/phone") is None
+    assert add_device(conn, "hs-02", "handset", alias="owntracks:hs-02/phone") is None
     assert broker_password_hashes(conn)["hs-02"] == h1 and verify_password(first, h1)
     rotated = add_device(conn, "hs-02", "handset", rotate=True)
     assert rotated != first and verify_password(rotated, broker_password_hashes(conn)["hs-02"])
@@ -72,6 +72,7 @@ def test_camera_and_sensor_need_a_fixed_position_which_an_update_keeps(conn):
     (("gridwatch-cloud", "handset"), "reserved"),
     (("ok-1", "drone"), "kind"),
     (("ok-1", "handset", "owntracks:ann"), "alias"),
+    (("ok-1", "handset", "owntracks:ann/phone"), "OwnTracks user must be the device id"),
     (("ok-1", "handset", "frigate:a/b"), "alias"),
     (("ok-1", "handset", None, 91.0, 0.0), "out of range"),
     (("ok-1", "handset", None, 10.0, None), "both"),
@@ -84,8 +85,9 @@ def test_invalid_requests_are_refused_and_write_nothing(conn, args, match):
 
 
 def test_aliases_resolve_and_cannot_be_taken_by_another_device(conn):
-    alias = owntracks_alias("ann", "phone")
-    add_device(conn, "hs-03", "handset", alias=[alias, "osmand:123456"])
+    alias = "osmand:777"
+    add_device(conn, "hs-03", "handset", alias=[alias, "osmand:123456", owntracks_alias("hs-03", "phone")])
+    assert resolve_alias(conn, owntracks_alias("hs-03", "phone")) == "hs-03"
     assert resolve_alias(conn, alias) == "hs-03"
     assert resolve_alias(conn, "osmand:123456") == "hs-03"
     assert resolve_alias(conn, "owntracks:bob/phone") is None
@@ -161,7 +163,7 @@ def test_devices_add_then_sync_lets_the_device_connect_without_a_restart(deploym
 def test_devices_add_refreshes_the_broker_when_its_dir_is_configured(deployment, capsys, monkeypatch):
     monkeypatch.setenv("GRIDWATCH_BROKER_DIR", str(deployment["dir"]))
     monkeypatch.setenv("GRIDWATCH_BROKER_PUBLIC_URL", "mqtts://mqtt.example.org:8883")
-    creds = _add(capsys, "hs-22", "--kind", "handset", "--alias", "owntracks:ann/phone")
+    creds = _add(capsys, "hs-22", "--kind", "handset", "--alias", "owntracks:hs-22/phone")
     assert creds["mqtt url"] == f"mqtts://hs-22:{creds['password']}@mqtt.example.org:8883"
     assert _login(deployment["port"], "hs-22", creds["password"]) == 0
 

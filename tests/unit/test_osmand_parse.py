@@ -78,3 +78,15 @@ def test_json_minus_one_means_unknown():
 def test_malformed_requests_are_rejections_with_the_raw_body(params, body, reason):
     got = osmand.parse(params, body, "application/json" if body else "", NOW_MS)
     assert isinstance(got, Rejection) and got.reason == reason and got.raw == body
+
+
+def test_a_timestamp_beyond_any_clock_is_refused_with_a_reason_not_a_server_error():
+    import pytest
+
+    from cloud.ingest import osmand
+    from protocols.decode import Reason
+
+    for value in ("99999999999999999999999", -5, 10**30):
+        with pytest.raises(ValueError) as info:
+            osmand.parse_timestamp(value, 1_795_300_000_000)
+        assert info.value.reason == Reason.OUT_OF_RANGE
