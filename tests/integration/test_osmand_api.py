@@ -102,3 +102,10 @@ def test_with_keys_required_a_request_without_one_is_refused(db_url, pool, regis
         fix = {"id": "123456", "lat": IN_G1[1], "lon": IN_G1[0], "accuracy": 5, "timestamp": now_s()}
         assert c.get("/osmand", params=fix).status_code == 401
         assert c.get("/osmand", params={**fix, "key": PASSWORD}).status_code == 200
+
+
+def test_an_oversized_body_is_refused_and_not_kept(client, db_url):
+    r = client.post("/osmand", content=b"x" * (17 * 1024), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM dead_letter").fetchone()[0] == 0

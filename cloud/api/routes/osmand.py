@@ -123,25 +123,28 @@ def _handle(request: Request, params: dict[str, str], body: bytes) -> JSONRespon
     return JSONResponse({"stored": True})
 
 
+# A Traccar Client request is a few hundred bytes; an unauthenticated route must not
+# let anyone fill the dead-letter table with megabytes.
+MAX_BODY_BYTES = 16 * 1024
+
+
 async def _params_and_body(request: Request) -> tuple[dict[str, str], bytes]:
-    body = await request.body()
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"a fix is at most {MAX_BODY_BYTES} bytes")
     params = dict(request.query_params)
     if body and "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
         params.update(parse_qsl(body.decode("utf-8", "replace")))
     return params, body
 
 
-@router.get("/osmand", summary="one fix from the Traccar Client app (OsmAnd query form)",
-            responses={400: {"description": "rejected and dead-lettered, with the reason"},
-                       401: {"description": "a key is required"}, 403: {"description": "wrong key"}})
-async def osmand_get(request: Request) -> JSONResponse:
-    params, body = await _params_and_body(request)
-    return await run_in_threadpool(_handle, request, params, body)
-
-
-@router.post("/osmand", summary="one fix from the Traccar Client app (query, form or JSON body)",
-             responses={400: {"description": "rejected and dead-lettered, with the reason"},
-                        401: {"description": "a key is required"}, 403: {"description": "wrong key"}})
-async def osmand_post(request: Request) -> JSONResponse:
+@router.api_route("/osmand", methods=["GET", "POST"],
+                  summary="one fix from the Traccar Client app (query, form or JSON body)",
+                  responses={400: {"description": "rejected and dead-lettered, with the reason"},
+                             401: {"description": "a key is required"}, 403: {"description": "wrong key"},
+                             413: {"description": "body too large; not kept"}})
+async def osmand_fix(request: Request) -> JSONResponse:
     params, body = await _params_and_body(request)
     return await run_in_threadpool(_handle, request, params, body)
