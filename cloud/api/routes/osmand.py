@@ -140,11 +140,22 @@ async def _params_and_body(request: Request) -> tuple[dict[str, str], bytes]:
     return params, body
 
 
-@router.api_route("/osmand", methods=["GET", "POST"],
-                  summary="one fix from the Traccar Client app (query, form or JSON body)",
-                  responses={400: {"description": "rejected and dead-lettered, with the reason"},
-                             401: {"description": "a key is required"}, 403: {"description": "wrong key"},
-                             413: {"description": "body too large; not kept"}})
-async def osmand_fix(request: Request) -> JSONResponse:
+_RESPONSES = {400: {"description": "rejected and dead-lettered, with the reason"},
+              401: {"description": "a key is required"}, 403: {"description": "wrong key"},
+              413: {"description": "body too large; not kept"}}
+
+
+async def _serve(request: Request) -> JSONResponse:
     params, body = await _params_and_body(request)
     return await run_in_threadpool(_handle, request, params, body)
+
+
+@router.get("/osmand", summary="one fix from the Traccar Client app (OsmAnd query form)", responses=_RESPONSES)
+async def osmand_get(request: Request) -> JSONResponse:
+    return await _serve(request)
+
+
+@router.post("/osmand", summary="one fix from the Traccar Client app (query, form or JSON body)",
+             responses=_RESPONSES)
+async def osmand_post(request: Request) -> JSONResponse:
+    return await _serve(request)
