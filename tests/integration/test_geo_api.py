@@ -26,6 +26,7 @@ def test_an_admin_lists_every_grid_as_geojson_with_paging(client, db_url, grids)
     assert g1["properties"]["area_m2"] > 1.3e7
     leaves = client.get("/api/v1/grids", headers=admin, params={"level": "grid", "parent": "C1"}).json()
     assert [f["id"] for f in leaves["features"]] == ["G1", "G2"] and leaves["total"] == 2
+    assert leaves["items"] == leaves["features"]  # the contract's list envelope too
 
 
 def test_a_scoped_supervisor_sees_its_subtree_only_and_404_elsewhere(client, db_url, grids):

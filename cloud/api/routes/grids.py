@@ -39,7 +39,9 @@ def list_grids(conn: psycopg.Connection, scope: Scope, level: str | None, parent
     total = conn.execute(f"SELECT count(*) FROM grid WHERE {cond}", params).fetchone()[0]
     rows = conn.execute(f"SELECT {_COLUMNS} FROM grid WHERE {cond} ORDER BY code LIMIT %(limit)s OFFSET %(offset)s",
                         params).fetchall()
-    return {"type": "FeatureCollection", "features": [_feature(r) for r in rows], "total": total}
+    features = [_feature(r) for r in rows]
+    # GeoJSON for map clients, and the contract's list envelope (`items`, `total`) for everyone else.
+    return {"type": "FeatureCollection", "features": features, "items": features, "total": total}
 
 
 @router.get("/grids", summary="Grids under the caller's scope, as a GeoJSON FeatureCollection (WGS-84)")
