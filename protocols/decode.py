@@ -74,7 +74,7 @@ def _reason_of(exc: ValidationError) -> tuple[Reason, str]:
     if etype == "missing":
         return Reason.MISSING_FIELD, f"{loc}: required"
     if loc == "v" and etype == "literal_error":
-        return Reason.UNSUPPORTED_VERSION, f"v: only version 1 is understood"
+        return Reason.UNSUPPORTED_VERSION, "v: only version 1 is understood"
     if etype in _RANGE_ERRORS:
         return Reason.OUT_OF_RANGE, f"{loc}: {err['msg']}"
     if etype.endswith("_type") or etype.endswith("_parsing") or etype in {"int_from_float", "model_type"}:

@@ -62,8 +62,6 @@ class Steps:
     def extra_subscriptions(self) -> list[str]:
         return [sub for t in self.translators for sub in t.subscriptions]
 
-    def fresh_tables(self) -> set[str]:
-        return {t for r in self.reactors for t in r.tables}
 
 
 def default_steps(settings: "Settings") -> Steps:

@@ -8,18 +8,16 @@ transition is an idempotent guarded UPDATE, claimed with SKIP LOCKED.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
-import psycopg
 from apscheduler.job import Job
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
 from cloud.cases.clocks import ClockRun, run_clocks
 from cloud.cases.webhooks import DeliveryPolicy, DeliveryRun, deliver_due
-from cloud.db.errors import DatabaseError, wrap_errors
+from cloud.db.errors import DatabaseError
+from cloud.jobs.connection import job_connection
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,7 +47,7 @@ def policy_from(settings: Settings) -> DeliveryPolicy:
 def run_clock_job(pool_or_dsn: ConnectionPool | str, now: datetime | None = None) -> ClockRun | None:
     """One pass; what it did, or None when it failed (logged: the next run retries)."""
     try:
-        with _connection(pool_or_dsn) as conn:
+        with job_connection(pool_or_dsn) as conn:
             done = run_clocks(conn, now)
         if done.warned or done.escalated:
             log.info("case clocks: %d warned, %d overdue", len(done.warned), len(done.escalated))
@@ -66,7 +64,7 @@ def run_webhook_job(pool_or_dsn: ConnectionPool | str, policy: DeliveryPolicy) -
     """Deliver until nothing is due (in batches); None when it failed."""
     total = DeliveryRun()
     try:
-        with _connection(pool_or_dsn) as conn:
+        with job_connection(pool_or_dsn) as conn:
             while True:
                 run = deliver_due(conn, policy)
                 total = DeliveryRun(total.delivered + run.delivered, total.failed + run.failed,
@@ -78,15 +76,3 @@ def run_webhook_job(pool_or_dsn: ConnectionPool | str, policy: DeliveryPolicy) -
     except Exception:
         log.exception("case webhooks failed, retried next run")
     return None
-
-
-@contextmanager
-def _connection(pool_or_dsn: ConnectionPool | str) -> Iterator[psycopg.Connection]:
-    if isinstance(pool_or_dsn, str):
-        with wrap_errors(pool_or_dsn):
-            conn = psycopg.connect(pool_or_dsn)
-        with conn, wrap_errors(pool_or_dsn):
-            yield conn
-    else:
-        with wrap_errors(), pool_or_dsn.connection() as conn:
-            yield conn

@@ -8,17 +8,15 @@ a run that finds the work done does nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
-import psycopg
 from apscheduler.job import Job
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
-from cloud.db.errors import DatabaseError, wrap_errors
+from cloud.db.errors import DatabaseError
 from cloud.db.partitions import MaintenanceAction, run_maintenance
+from cloud.jobs.connection import job_connection
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +40,7 @@ def add_maintenance_jobs(scheduler: BaseScheduler, pool_or_dsn: ConnectionPool |
 def run_maintenance_job(pool_or_dsn: ConnectionPool | str, settings: Settings) -> list[MaintenanceAction] | None:
     """One run; what it did, or None when it failed (logged: the next run retries)."""
     try:
-        with _connection(pool_or_dsn) as conn:
+        with job_connection(pool_or_dsn) as conn:
             return run_maintenance(conn, settings)
     except DatabaseError as exc:
         log.error("storage maintenance failed, retried in %d s: %s", INTERVAL_S, exc)
@@ -50,15 +48,3 @@ def run_maintenance_job(pool_or_dsn: ConnectionPool | str, settings: Settings) -
         # The scheduler's thread must survive whatever happens here; the traceback shows the bug.
         log.exception("storage maintenance failed, retried in %d s", INTERVAL_S)
     return None
-
-
-@contextmanager
-def _connection(pool_or_dsn: ConnectionPool | str) -> Iterator[psycopg.Connection]:
-    if isinstance(pool_or_dsn, str):
-        with wrap_errors(pool_or_dsn):
-            conn = psycopg.connect(pool_or_dsn)
-        with conn:
-            yield conn
-    else:
-        with wrap_errors(), pool_or_dsn.connection() as conn:
-            yield conn

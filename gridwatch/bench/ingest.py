@@ -9,7 +9,6 @@ message's publish time, so it has 50 ms resolution.
 from __future__ import annotations
 
 import multiprocessing as mp
-import threading
 import time
 import uuid
 from dataclasses import dataclass
