@@ -140,6 +140,8 @@ def _pg_bindir() -> str:
 
 
 def start_private_postgres(directory: Path) -> PrivatePostgres:
+    """`directory` must be reachable by the cluster's account (as root: `postgres`), e.g.
+    a fresh `tempfile.mkdtemp()` directly under /tmp, which is handed over to it."""
     # initdb refuses to run as root: run the cluster as the postgres account.
     user = "postgres" if os.geteuid() == 0 else None
     pg = PrivatePostgres(directory, free_port(), user)
