@@ -20,25 +20,21 @@ import orjson
 import shapely
 from shapely.geometry import shape
 
+from cloud.files import FileRefused
+
 from . import crs
 from .metric import LocalProjection
 
 LEVELS = ("district", "street", "community", "grid")
 RANK = {level: i for i, level in enumerate(LEVELS)}
 GEOMETRY_TYPES = ("Polygon", "MultiPolygon")
-MAX_REPORTED = 25
 _KNOWN_PROPERTIES = ("code", "name", "level", "parent")
 
 
-class GridFileError(ValueError):
-    """The file is refused whole; `problems` lists every fault found (feature index and code)."""
+class GridFileError(FileRefused):
+    """The grid file is refused whole; `problems` lists every fault found."""
 
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        shown = problems[:MAX_REPORTED]
-        more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
-        super().__init__(f"grid file refused ({len(problems)} problem{'s' * (len(problems) != 1)}), "
-                         "nothing imported:\n  " + "\n  ".join(shown) + more)
+    what = "grid file"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,21 +16,18 @@ from dataclasses import dataclass
 from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cloud.files import FileRefused
 from protocols.topics import is_device_id
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REQUIRED = ("worker", "device", "grid", "start", "end", "tz")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-MAX_REPORTED = 25
 
 
-class RosterFileError(ValueError):
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        shown = problems[:MAX_REPORTED]
-        more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
-        super().__init__(f"roster file refused ({len(problems)} problem{'s' * (len(problems) != 1)}), "
-                         "nothing imported:\n  " + "\n  ".join(shown) + more)
+class RosterFileError(FileRefused):
+    """The roster file is refused whole; `problems` lists every fault found."""
+
+    what = "roster file"
 
 
 @dataclass(frozen=True, slots=True)
