@@ -8,12 +8,21 @@ kind, times and box (normalised x, y, w, h).
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from .layout import FRAME_H, FRAME_W, NEAR_WALK, NO_DUMPING_X, PERSON_H_NEAR, ROAD, WALKWAY_POLY
+from .layout import (
+    FRAME_H,
+    FRAME_W,
+    NEAR_WALK,
+    NO_DUMPING_X,
+    PERSON_H_NEAR,
+    ROAD,
+    WALKWAY_POLY,
+)
 from .world import CLOTHES, SKIN, draw_person
 
 
@@ -34,7 +43,7 @@ def _norm(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, flo
 
 
 @dataclass
-class Anomaly:
+class Anomaly(ABC):
     kind: str
     start: float
     end: float
@@ -50,8 +59,9 @@ class Anomaly:
         """Rewrite the finished camera frame (tamper)."""
         return img
 
+    @abstractmethod
     def truth(self) -> GroundTruth:
-        raise NotImplementedError
+        """Where and when this anomaly is, for scoring."""
 
 
 @dataclass
