@@ -40,3 +40,35 @@ class ReceiptCoalescer:
             # Forget devices quiet for longer than the interval: they would be sent at once anyway.
             cutoff = now - self.interval_s
             self._last_sent = {k: t for k, t in self._last_sent.items() if t >= cutoff or k in self._pending}
+
+
+@dataclass
+class DeferredSeqs:
+    """Committed seqs not yet walked into receipt cursors.
+
+    A cursor update per device and kind per batch costs as much as the data row
+    itself when a device sends often; deferring lets one update per `interval_s`
+    cover everything a device sent meanwhile. What is deferred is lost if the
+    slot dies before recording it: the device then resends after its timeout,
+    the repeat is stored once and receipted. Nothing is ever receipted that is
+    not committed, because only committed seqs are added here.
+    """
+
+    interval_s: float = 1.0
+    _seqs: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    _since: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def add(self, seqs: dict[tuple[str, str], list[int]], now: float) -> None:
+        for key, values in seqs.items():
+            self._seqs.setdefault(key, []).extend(values)
+            self._since.setdefault(key, now)
+
+    def take_due(self, now: float) -> dict[tuple[str, str], list[int]]:
+        due = [k for k, t in self._since.items() if now - t >= self.interval_s]
+        out = {k: self._seqs.pop(k) for k in due}
+        for k in due:
+            del self._since[k]
+        return out
+
+    def __len__(self) -> int:
+        return len(self._seqs)

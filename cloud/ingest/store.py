@@ -215,6 +215,12 @@ def _slow_advance(cur: psycopg.Cursor, keys: list[tuple[str, str]],
     return moved + out
 
 
+def record_seqs(conn: psycopg.Connection, seqs: dict[tuple[str, str], list[int]]) -> list[Advanced]:
+    """Walk committed seqs into the receipt cursors, in a transaction of their own."""
+    with conn.transaction(), conn.cursor() as cur:
+        return _advance_cursors(cur, seqs)
+
+
 def write(conn: psycopg.Connection, rows: Rows, reactors: list | None = None) -> list[Advanced]:
     """Store one batch atomically, run the reactors on what was new; returns receipts to send."""
     reactors = reactors or []

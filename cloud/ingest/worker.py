@@ -22,7 +22,7 @@ from . import metrics, store
 from .batch import Inbound, Rows
 from .consumer import SlotConsumer
 from .pipeline import TRANSIENT, Pipeline
-from .receipts import ReceiptCoalescer
+from .receipts import DeferredSeqs, ReceiptCoalescer
 from .steps import Steps, default_steps
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class IngestWorker:
         self._conn: psycopg.Connection | None = None
         self.pipeline = Pipeline(settings, self.steps)
         self.receipts = ReceiptCoalescer(settings.receipt_min_interval_s)
+        self.deferred = DeferredSeqs(settings.receipt_min_interval_s)
         self.stored = 0
         self._gaps_checked = time.monotonic()
 
@@ -82,8 +83,10 @@ class IngestWorker:
                         self.handle(batch, stop)
                     except InterruptedError:
                         break  # stopping during a database outage: the broker keeps the batch
+                self._record_seqs(stop, time.monotonic())
                 self._send(self.receipts.due(time.monotonic()))
                 self._skip_gaps(stop)
+            self._record_seqs(stop, float("inf"))
             self._send(self.receipts.due(float("inf")))
         finally:
             self.consumer.stop(end_session=end_session)
@@ -110,6 +113,8 @@ class IngestWorker:
                     self.handle(batch, stop)
                     handled += len(batch)
                     last = time.monotonic()
+                self._record_seqs(stop, time.monotonic())
+            self._record_seqs(stop, float("inf"))
             self._send(self.receipts.due(float("inf")))
         finally:
             self.consumer.stop(end_session=True)
@@ -144,6 +149,21 @@ class IngestWorker:
             self._send(self.receipts.offer(adv.dev, adv.kind, adv.seq, now))
         self._count(batch, rows)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    def _record_seqs(self, stop: threading.Event, now: float) -> None:
+        due = self.deferred.take_due(now)
+        if not due:
+            return
+        try:
+            advanced = store.record_seqs(self._ensure_db(stop), due)
+        except (psycopg.OperationalError, *TRANSIENT) as exc:
+            log.warning("slot %s: receipt cursors not recorded (%s); next time", self.slot, exc)
+            self.deferred.add(due, now if now != float("inf") else time.monotonic())
+            if isinstance(exc, psycopg.OperationalError):
+                self._drop_conn()
+            return
+        for adv in advanced:
+            self._send(self.receipts.offer(adv.dev, adv.kind, adv.seq, time.monotonic()))
 
     def _skip_gaps(self, stop: threading.Event) -> None:
         """Step receipt cursors over holes that stayed open too long (migration 0006)."""
@@ -180,11 +200,17 @@ class IngestWorker:
             rows = self.pipeline.rows(batch)
         except Exception:  # noqa: BLE001 - a step failed on some message: the pipeline isolates it
             rows = None
+        # Receipt cursors move once per device and kind per interval, not per batch (DeferredSeqs).
+        seqs: dict = {}
+        if rows is not None:
+            seqs, rows.seqs = rows.seqs, {}
         delay = 0.2
         while True:
             conn = self._ensure_db(stop)
             try:
-                return self.pipeline.commit(conn, batch, rows), rows or Rows()
+                advanced = self.pipeline.commit(conn, batch, rows)
+                self.deferred.add(seqs, time.monotonic())
+                return advanced, rows or Rows()
             except TRANSIENT as exc:
                 metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
                 log.info("slot %s: %s; retrying the batch", self.slot, type(exc).__name__)

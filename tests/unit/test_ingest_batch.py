@@ -65,3 +65,16 @@ def test_cursor_advances_through_touching_runs_and_stops_at_a_hole():
     assert advance(5, [(6, 6)], [(7, 9), (12, 12)]) == 9  # fills the hole, joins the waiting run
     assert advance(9, [(3, 4)], []) == 9  # a repeat never moves it back
     assert advance(9, [(2, 12)], []) == 12  # a run overlapping the cursor extends it
+
+
+def test_deferred_seqs_come_due_once_per_interval_per_device_and_kind():
+    from cloud.ingest.receipts import DeferredSeqs
+
+    d = DeferredSeqs(interval_s=1.0)
+    d.add({("a", "hb"): [0, 1]}, now=10.0)
+    d.add({("a", "hb"): [2], ("b", "hb"): [0]}, now=10.5)
+    assert d.take_due(10.9) == {}
+    assert d.take_due(11.0) == {("a", "hb"): [0, 1, 2]}
+    assert d.take_due(11.4) == {}
+    assert d.take_due(11.5) == {("b", "hb"): [0]}
+    assert len(d) == 0
