@@ -4,16 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import threading
 
 from gridwatch.cli import UserError
 from gridwatch.settings import load_settings
-from protocols import topics
 
-from ..node import EdgeNode
-from ..outbox import OutboxError
+from ..appkit import checked_device, open_node, stop_on_sigterm
 from .agent import CameraAgent
 from .config import CameraConfig, CameraConfigError, load_config
 from .sources import FileSource, LiveSource, SourceError, parse_source
@@ -32,21 +29,15 @@ def make_source(src: str, config: CameraConfig, stop: threading.Event):
 
 
 def run(args: argparse.Namespace) -> int:
-    if not topics.is_device_id(args.device):
-        raise UserError(f"{args.device!r} is not a device id (lowercase letters, digits, '-', '_')")
+    checked_device(args.device)
     try:
         config = load_config(args.config)
     except CameraConfigError as exc:
         raise UserError(str(exc)) from exc
     stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop_on_sigterm(stop)
     source = make_source(args.source, config, stop)
-    try:
-        node = EdgeNode.open(load_settings(), args.device, password=args.password, outbox_path=args.outbox)
-    except (OutboxError, ValueError, OSError) as exc:
-        source.close()
-        raise UserError(str(exc)) from exc
+    node = open_node(load_settings(), args, on_error=source.close)
     agent = CameraAgent(args.device, node.outbox, source, config, stop)
     node.start()
     try:

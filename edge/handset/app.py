@@ -4,17 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import threading
 from dataclasses import asdict
 
 from gridwatch.cli import UserError
 from gridwatch.settings import load_settings
-from protocols import topics
 
-from ..node import EdgeNode
-from ..outbox import OutboxError, OutboxStats
+from ..appkit import checked_device, open_node, stop_on_sigterm
+from ..outbox import OutboxStats
 from .agent import HandsetAgent, system_battery
 from .sources import FixSource, SimulatedPath, parse_path
 
@@ -36,26 +34,16 @@ def make_source(args: argparse.Namespace) -> FixSource:
         raise UserError(f"GPS source: {exc}") from exc
 
 
-def _stop_on_sigterm(stop: threading.Event) -> None:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-
-
 def run(args: argparse.Namespace) -> int:
-    if not topics.is_device_id(args.device):
-        raise UserError(f"{args.device!r} is not a device id (lowercase letters, digits, '-', '_')")
+    checked_device(args.device)
     settings = load_settings()
     interval = args.interval or settings.edge_heartbeat_interval_s
     source = make_source(args)
-    try:
-        node = EdgeNode.open(settings, args.device, password=args.password, outbox_path=args.outbox)
-    except (OutboxError, ValueError, OSError) as exc:
-        source.close()
-        raise UserError(str(exc)) from exc
+    node = open_node(settings, args, on_error=source.close)
     agent = HandsetAgent(args.device, node.outbox, source, interval_s=interval,
                          battery=system_battery, count=args.count)
     stop = threading.Event()
-    _stop_on_sigterm(stop)
+    stop_on_sigterm(stop)
     node.start()
     agent.start()
     try:

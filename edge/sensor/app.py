@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 
 from gridwatch.cli import UserError
 from gridwatch.settings import load_settings
-from protocols import topics
 
+from ..appkit import checked_device, open_node, stop_on_sigterm
 from ..clock import SystemClock
-from ..node import EdgeNode
-from ..outbox import OutboxError
 from .agent import SensorAgent
 from .config import SensorConfig, SensorConfigError, load_config
 from .drivers import Driver, ModbusClients, ModbusSensor, SimulatedSensor
@@ -30,19 +27,14 @@ def make_drivers(config: SensorConfig, clock, clients: ModbusClients) -> dict[st
 
 
 def run(args: argparse.Namespace) -> int:
-    if not topics.is_device_id(args.device):
-        raise UserError(f"{args.device!r} is not a device id (lowercase letters, digits, '-', '_')")
+    checked_device(args.device)
     try:
         config = load_config(args.config)
     except SensorConfigError as exc:
         raise UserError(str(exc)) from exc
     stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        node = EdgeNode.open(load_settings(), args.device, password=args.password, outbox_path=args.outbox)
-    except (OutboxError, ValueError, OSError) as exc:
-        raise UserError(str(exc)) from exc
+    stop_on_sigterm(stop)
+    node = open_node(load_settings(), args)
     clock, clients = SystemClock(), ModbusClients()
     agent = SensorAgent(args.device, node.outbox, config, make_drivers(config, clock, clients), clock, stop)
     node.start()
