@@ -21,8 +21,8 @@ def ingest_settings(broker, db_url, **overrides):
 
 
 @contextmanager
-def running_worker(settings, slot=1):
-    worker = IngestWorker(settings, slot)
+def running_worker(settings, slot=1, steps=None):
+    worker = IngestWorker(settings, slot, steps=steps)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop, True), daemon=True)
     thread.start()

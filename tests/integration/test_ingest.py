@@ -228,28 +228,14 @@ def test_a_step_failing_on_one_message_dead_letters_it_and_the_slot_keeps_going(
     from cloud.ingest.steps import Steps
 
     dev = new_dev()
-    settings = ingest_settings(broker, db_url)
-    worker_steps = Steps(enrichers=[_ExplodesOnLatitude()])
-    from cloud.ingest.worker import IngestWorker
-    import threading
-
-    worker = IngestWorker(settings, 1, steps=worker_steps)
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop, True), daemon=True)
-    thread.start()
-    try:
-        assert worker.consumer.connected.wait(10)
-        time.sleep(0.3)
+    with running_worker(ingest_settings(broker, db_url), steps=Steps(enrichers=[_ExplodesOnLatitude()])) as worker:
         msgs = [(topics.build(dev, "hb"), enc(hb(s, lat=13.0 if s == 7 else 31.0))) for s in range(20)]
         publish_all(broker.url(RELAY_USER), msgs)
         assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 19, params=(dev,)) == 19
         assert wait_rows(db_url, "SELECT count(*) FROM dead_letter WHERE dev = %s", 1, params=(dev,)) == 1
         (reason, detail), = query(db_url, "SELECT reason, detail FROM dead_letter WHERE dev = %s", (dev,))
         assert reason == "processing_failed" and "ZeroDivisionError" in detail
-        assert thread.is_alive()
-    finally:
-        stop.set()
-        thread.join(15)
+        assert worker.consumer.connected.is_set()  # the slot is still consuming
 
 
 def test_qos0_messages_are_stored_without_a_puback_and_the_slot_stays_connected(broker, db_url):
@@ -294,23 +280,11 @@ class _ReactorFailsOnLatitude:
 
 
 def test_a_failing_reaction_keeps_the_data_and_the_message_for_replay(broker, db_url):
-    import threading
-
     from cloud.ingest.steps import Steps
-    from cloud.ingest.worker import IngestWorker
 
     dev = new_dev()
-    worker = IngestWorker(ingest_settings(broker, db_url), 1, steps=Steps(reactors=[_ReactorFailsOnLatitude()]))
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop, True), daemon=True)
-    thread.start()
-    try:
-        assert worker.consumer.connected.wait(10)
-        time.sleep(0.3)
+    with running_worker(ingest_settings(broker, db_url), steps=Steps(reactors=[_ReactorFailsOnLatitude()])):
         publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(s, lat=13.0 if s == 3 else 31.0)))
                                               for s in range(8)])
         assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 8, params=(dev,)) == 8
         assert query(db_url, "SELECT reason FROM dead_letter WHERE dev = %s", (dev,)) == [("reaction_failed",)]
-    finally:
-        stop.set()
-        thread.join(15)
