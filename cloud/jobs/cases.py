@@ -16,8 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from cloud.cases.clocks import ClockRun, run_clocks
 from cloud.cases.webhooks import DeliveryPolicy, DeliveryRun, deliver_due
-from cloud.db.errors import DatabaseError
-from cloud.jobs.connection import job_connection
+from cloud.jobs.connection import failures_logged, job_connection
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,33 +45,23 @@ def policy_from(settings: Settings) -> DeliveryPolicy:
 
 def run_clock_job(pool_or_dsn: ConnectionPool | str, now: datetime | None = None) -> ClockRun | None:
     """One pass; what it did, or None when it failed (logged: the next run retries)."""
-    try:
+    with failures_logged("case clocks"):
         with job_connection(pool_or_dsn) as conn:
             done = run_clocks(conn, now)
         if done.warned or done.escalated:
             log.info("case clocks: %d warned, %d overdue", len(done.warned), len(done.escalated))
         return done
-    except DatabaseError as exc:
-        log.error("case clocks failed, retried next run: %s", exc)
-    except Exception:
-        # The scheduler's thread must survive whatever happens here; the traceback shows the bug.
-        log.exception("case clocks failed, retried next run")
     return None
 
 
 def run_webhook_job(pool_or_dsn: ConnectionPool | str, policy: DeliveryPolicy) -> DeliveryRun | None:
     """Deliver until nothing is due (in batches); None when it failed."""
     total = DeliveryRun()
-    try:
-        with job_connection(pool_or_dsn) as conn:
-            while True:
-                run = deliver_due(conn, policy)
-                total = DeliveryRun(total.delivered + run.delivered, total.failed + run.failed,
-                                    total.dead + run.dead)
-                if run.delivered + run.failed + run.dead < policy.batch:
-                    return total
-    except DatabaseError as exc:
-        log.error("case webhooks failed, retried next run: %s", exc)
-    except Exception:
-        log.exception("case webhooks failed, retried next run")
+    with failures_logged("case webhooks"), job_connection(pool_or_dsn) as conn:
+        while True:
+            run = deliver_due(conn, policy)
+            total = DeliveryRun(total.delivered + run.delivered, total.failed + run.failed,
+                                total.dead + run.dead)
+            if run.delivered + run.failed + run.dead < policy.batch:
+                return total
     return None

@@ -14,9 +14,8 @@ from apscheduler.job import Job
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
-from cloud.db.errors import DatabaseError
 from cloud.db.partitions import MaintenanceAction, run_maintenance
-from cloud.jobs.connection import job_connection
+from cloud.jobs.connection import failures_logged, job_connection
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,12 +38,6 @@ def add_maintenance_jobs(scheduler: BaseScheduler, pool_or_dsn: ConnectionPool |
 
 def run_maintenance_job(pool_or_dsn: ConnectionPool | str, settings: Settings) -> list[MaintenanceAction] | None:
     """One run; what it did, or None when it failed (logged: the next run retries)."""
-    try:
-        with job_connection(pool_or_dsn) as conn:
-            return run_maintenance(conn, settings)
-    except DatabaseError as exc:
-        log.error("storage maintenance failed, retried in %d s: %s", INTERVAL_S, exc)
-    except Exception:
-        # The scheduler's thread must survive whatever happens here; the traceback shows the bug.
-        log.exception("storage maintenance failed, retried in %d s", INTERVAL_S)
+    with failures_logged("storage maintenance", f"retried in {INTERVAL_S} s"), job_connection(pool_or_dsn) as conn:
+        return run_maintenance(conn, settings)
     return None
