@@ -11,8 +11,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from protocols import decode as wire
+from protocols import topics
 from protocols.decode import Reason, Rejection
-from protocols.models import DeviceState, Detection, FieldReport, Heartbeat, SensorAlert, WireModel
+from protocols.models import MAX_PAYLOAD_BYTES, DeviceState, Detection, FieldReport, Heartbeat, SensorAlert, WireModel
+
+from . import fast_heartbeats
 
 UTC = timezone.utc
 
@@ -98,10 +101,16 @@ def _note_seq(rows: Rows, dev: str | None, kind: str | None, seq: int | None) ->
         rows.seqs.setdefault((dev, kind), []).append(seq)
 
 
+_NATIVE = topics.ROOT + "/"
+
+
 def translated(batch: Iterable[Inbound], translators: list, now_ms: int,
                rows: Rows) -> Iterable[tuple[Inbound, str, bytes]]:
     """Contract (topic, payload) of every message; outside formats go through their translator."""
     for msg in batch:
+        if msg.topic.startswith(_NATIVE):
+            yield msg, msg.topic, msg.payload  # the contract's own topics need no translator
+            continue
         translator = next((t for t in translators if t.matches(msg.topic)), None)
         if translator is None:
             yield msg, msg.topic, msg.payload
@@ -114,11 +123,37 @@ def translated(batch: Iterable[Inbound], translators: list, now_ms: int,
             yield msg, topic, payload
 
 
+def _note_seen(rows: Rows, dev: str, received: datetime) -> None:
+    prev = rows.seen.get(dev)
+    rows.seen[dev] = received if prev is None or received > prev else prev
+
+
+def _fast_heartbeats(rows: Rows, topic: str, payload: bytes, native: bool, received: datetime, now_ms: int,
+                     max_future_ms: int, device_filter: DeviceFilter | None) -> bool:
+    """Shape a plain good heartbeat message straight into rows; False: take the full decoder."""
+    if not topic.endswith("/hb") or len(payload) > MAX_PAYLOAD_BYTES:
+        return False
+    ref = topics.parse(topic)
+    if ref is None or (device_filter is not None and device_filter(ref.dev) is not None):
+        return False
+    hbs = fast_heartbeats.decode(ref.dev, payload, now_ms, max_future_ms)
+    if hbs is None:
+        return False
+    rows.heartbeat.extend(fast_heartbeats.rows(ref.dev, hbs, received))
+    if native:
+        rows.seqs.setdefault((ref.dev, "hb"), []).extend(h.seq for h in hbs)
+    _note_seen(rows, ref.dev, received)
+    return True
+
+
 def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
                device_filter: DeviceFilter | None = None, translators: list | None = None) -> Rows:
     rows = Rows()
     for msg, topic, payload in translated(batch, translators or [], now_ms, rows):
         received = datetime.fromtimestamp(msg.received_at, UTC)
+        if _fast_heartbeats(rows, topic, payload, topic == msg.topic, received, now_ms, max_future_ms,
+                            device_filter):
+            continue
         decoded = wire.decode(topic, payload, now_ms, max_future_ms)
         dev, kind = decoded.dev, decoded.kind
         refused = device_filter(dev) if (dev is not None and device_filter) else None
@@ -142,8 +177,7 @@ def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
             if native:
                 _note_seq(rows, dev, kind, getattr(m, "seq", None))
         if dev is not None and (decoded.messages or refused is None):
-            prev = rows.seen.get(dev)
-            rows.seen[dev] = received if prev is None or received > prev else prev
+            _note_seen(rows, dev, received)
     return rows
 
 

@@ -63,29 +63,32 @@ def _write_copy(cur: psycopg.Cursor, target: str, name: str, rows: list[tuple]) 
     jcol = _JSON_COL[name]
     with cur.copy(f"COPY {target} ({', '.join(c for c, _ in cols)}) FROM STDIN (FORMAT BINARY)") as cp:
         cp.set_types([t for _, t in cols])
+        if any(row[jcol] is not None for row in rows):
+            rows = [row if row[jcol] is None else row[:jcol] + (Jsonb(row[jcol]),) + row[jcol + 1:]
+                    for row in rows]
+        write_row = cp.write_row
         for row in rows:
-            if row[jcol] is not None:
-                row = row[:jcol] + (Jsonb(row[jcol]),) + row[jcol + 1:]
-            cp.write_row(row)
+            write_row(row)
 
 
 def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool) -> list[tuple]:
     """Insert what is new; returns the new rows when asked.
 
     Redeliveries are rare (a slot crash, a device resend), so first COPY straight
-    into the table inside a savepoint; only when that meets an existing key does
-    the batch go the slower way, COPY into staging then INSERT ... ON CONFLICT DO
-    NOTHING, sorted by key so concurrent slots take index locks in one order.
+    into the table inside a savepoint: when that succeeds every row was new and
+    unique. Only when it meets an existing key (in the table or twice in the batch)
+    does the batch go the slower way, COPY into staging then INSERT ... ON CONFLICT
+    DO NOTHING, sorted by key so concurrent slots take index locks in one order.
     (Two slots racing on the same new keys in the fast path can deadlock; the
     worker retries that as a transient error.)
     """
-    unique = list(dict(zip(map(_key, rows), rows)).values())
     try:
         with cur.connection.transaction():
-            _write_copy(cur, name, name, unique)
-        return unique if want_fresh else []
+            _write_copy(cur, name, name, rows)
+        return rows if want_fresh else []
     except pg_errors.UniqueViolation:
         pass
+    unique = list(dict(zip(map(_key, rows), rows)).values())
     _write_copy(cur, f"stage_{name}", name, unique)
     col_list = ", ".join(c for c, _ in TABLES[name])
     cur.execute(f"INSERT INTO {name} ({col_list}) SELECT {col_list} FROM stage_{name} "
