@@ -183,8 +183,11 @@ def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
 
 def runs(seqs: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted, merged [lo, hi] runs of a set of sequence numbers."""
+    ordered = sorted(set(seqs))
+    if ordered and ordered[-1] - ordered[0] == len(ordered) - 1:
+        return [(ordered[0], ordered[-1])]  # the usual case, without a Python-level walk
     out: list[tuple[int, int]] = []
-    for s in sorted(set(seqs)):
+    for s in ordered:
         if out and s == out[-1][1] + 1:
             out[-1] = (out[-1][0], s)
         else:

@@ -6,6 +6,7 @@ through the same decode, checks, enrichment, storage and reactions.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -49,6 +50,9 @@ class Pipeline:
         self.registration = RegistrationFilter() if settings.require_registration else None
         self._refreshed = float("-inf")
         self._touched: dict[str, float] = {}
+        # Steps keep state (registry, throttles): an ingest slot builds rows on its decode side
+        # and, when it bisects a failed batch, on its store side too.
+        self._steps_lock = threading.Lock()
 
     def refresh(self, conn: psycopg.Connection, force: bool = False) -> None:
         """Reload registry state (registered devices, aliases, grids) at most every ingest_refresh_s."""
@@ -56,17 +60,19 @@ class Pipeline:
         if not force and now - self._refreshed < self.settings.ingest_refresh_s:
             return
         stateful = self.steps.stateful() + ([self.registration] if self.registration else [])
-        for step in stateful:
-            with conn.transaction():
-                step.refresh(conn)
+        with self._steps_lock:
+            for step in stateful:
+                with conn.transaction():
+                    step.refresh(conn)
         self._refreshed = now
 
     def rows(self, batch: list[Inbound]) -> Rows:
-        rows = build_rows(batch, int(time.time() * 1000), self.settings.max_future_skew_s * 1000,
-                          self.registration, self.steps.translators)
-        for enricher in self.steps.enrichers:
-            enricher.enrich(rows)
-        rows.seen = self._not_touched_lately(rows.seen)
+        with self._steps_lock:
+            rows = build_rows(batch, int(time.time() * 1000), self.settings.max_future_skew_s * 1000,
+                              self.registration, self.steps.translators)
+            for enricher in self.steps.enrichers:
+                enricher.enrich(rows)
+            rows.seen = self._not_touched_lately(rows.seen)
         return rows
 
     def _not_touched_lately(self, seen: dict) -> dict:

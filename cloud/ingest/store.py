@@ -1,4 +1,4 @@
-"""Write one batch in one transaction: COPY into staging, then idempotent inserts.
+"""Write one batch in one transaction: COPY, or when that meets a duplicate, staging and idempotent inserts.
 
 Replays are harmless: data tables take `INSERT ... ON CONFLICT DO NOTHING` on
 the contract's message identity (dev, ts, seq), so a redelivered message is
@@ -47,14 +47,6 @@ class Advanced:
     seq: int
 
 
-def prepare(conn: psycopg.Connection) -> None:
-    """Create this session's staging tables (temporary: private to the connection)."""
-    with conn.transaction():
-        for name in TABLES:
-            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{name} "
-                         f"(LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-
-
 _key = itemgetter(0, 2, 1)  # (dev, ts, seq): the primary key, in index order
 
 
@@ -89,6 +81,8 @@ def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool) -
     except pg_errors.UniqueViolation:
         pass
     unique = list(dict(zip(map(_key, rows), rows)).values())
+    # Temporary: private to this connection, emptied at commit; made here, on the rare path.
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{name} (LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
     _write_copy(cur, f"stage_{name}", name, unique)
     col_list = ", ".join(c for c, _ in TABLES[name])
     cur.execute(f"INSERT INTO {name} ({col_list}) SELECT {col_list} FROM stage_{name} "

@@ -5,10 +5,18 @@ database, the full ingest and a bare paho-to-COPY pipeline, each with N slot
 processes, for single heartbeats and for 50-heartbeat arrays. Latency is
 estimated from the committed row count sampled every 50 ms against each
 message's publish time, so it has 50 ms resolution.
+
+The count comes from the slots' own Prometheus counters (multiprocess mode, as
+`gridwatch cloud` runs them; incremented after each commit), not from the
+database: a `count(*)` every 50 ms scanned the growing table and by the end of
+a million-row case took most of a core from the PostgreSQL it was measuring.
+The database is counted once at the end: that figure decides `lost`.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,6 +24,8 @@ from importlib import resources
 
 import numpy as np
 import psycopg
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from gridwatch.settings import Settings
 
@@ -44,6 +54,19 @@ class Result:
 
 def _count(conn: psycopg.Connection, table: str, prefix: str) -> int:
     return conn.execute(f"SELECT count(*) FROM {table} WHERE dev LIKE %s", (prefix + "%",)).fetchone()[0]
+
+
+# The counter each pipeline increments after a commit, and its label filter.
+COMMITTED = {"full": ("gridwatch_ingest_rows_total", {"table": "heartbeat"}),
+             "bare": ("gridwatch_bench_bare_rows_total", {})}
+
+
+def _committed(metrics_dir: str, pipeline: str) -> int:
+    name, labels = COMMITTED[pipeline]
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=metrics_dir)
+    return int(sum(s.value for m in registry.collect() for s in m.samples
+                   if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())))
 
 
 def _start_consumers(settings: Settings, pipeline: str, workers: int) -> list[mp.Process]:
@@ -115,32 +138,43 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
     tag = uuid.uuid4().hex[:6]
     settings = settings.model_copy(update={"ingest_share_group": f"bench{tag}",
                                            "ingest_client_prefix": f"bench{tag}{pipeline}"})
-    procs = _start_consumers(settings, pipeline, workers)
-    try:
-        _warm_up(settings, relay_url, table, workers)
-        per = 50 if shape == "array50" else 1
-        msgs = build_messages(int(time.time() * 1000) - 3_600_000, heartbeats, per, devices, tag)
-        samples: list[tuple[float, int]] = []
-        groups, pubs, out, t0 = _publish_parallel(relay_url, msgs, publishers)
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with tempfile.TemporaryDirectory(prefix="gw-bench-metrics-") as metrics_dir:
+        previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # inherited by the spawned slots
+        try:
+            procs = _start_consumers(settings, pipeline, workers)
+        finally:
+            if previous is None:
+                del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+            else:
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous
+        try:
+            _warm_up(settings, relay_url, table, workers)
+            base = _committed(metrics_dir, pipeline)
+            per = 50 if shape == "array50" else 1
+            msgs = build_messages(int(time.time() * 1000) - 3_600_000, heartbeats, per, devices, tag)
+            samples: list[tuple[float, int]] = []
+            groups, pubs, out, t0 = _publish_parallel(relay_url, msgs, publishers)
             time.sleep(max(0.0, t0 - time.time()))
-            stored, last_change = 0, time.monotonic()
-            while stored < heartbeats and time.monotonic() - last_change < 20:
+            seen, last_change = 0, time.monotonic()
+            while seen < heartbeats and time.monotonic() - last_change < 20:
                 time.sleep(0.05)
-                n = _count(conn, table, f"b{tag}")
+                n = _committed(metrics_dir, pipeline) - base
                 samples.append((time.time(), n))
-                if n != stored:
-                    stored, last_change = n, time.monotonic()
-        sent_at, per_msg = _collect_sent(groups, pubs, out)
-        done_at = next(t for t, c in samples if c == stored)
-        lat = _latencies(sent_at, per_msg, samples) if stored == heartbeats else np.array([float("nan")])
-        return Result(pipeline, shape, workers, heartbeats, stored, done_at - t0,
-                      float(np.percentile(lat, 50)), float(np.percentile(lat, 99)))
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.join(30)
+                if n != seen:
+                    seen, last_change = n, time.monotonic()
+            sent_at, per_msg = _collect_sent(groups, pubs, out)
+            with psycopg.connect(settings.database_url, autocommit=True) as conn:
+                stored = _count(conn, table, f"b{tag}")
+            done_at = next(t for t, c in samples if c == seen)
+            lat = _latencies(sent_at, per_msg, samples) if seen >= heartbeats else np.array([float("nan")])
+            return Result(pipeline, shape, workers, heartbeats, stored, done_at - t0,
+                          float(np.percentile(lat, 50)), float(np.percentile(lat, 99)))
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.join(30)
 
 
 def prepare_database(dsn: str) -> None:

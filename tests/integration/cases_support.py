@@ -12,7 +12,6 @@ import psycopg
 import shapely
 from shapely.geometry import box
 
-from cloud.ingest import store
 from cloud.ingest.batch import Inbound
 from cloud.ingest.pipeline import Pipeline
 from cloud.cases.reactor import CaseReactor
@@ -96,7 +95,6 @@ def feed(db_url: str, messages: list[tuple[str, dict]], **settings) -> None:
     pipeline = Pipeline(s, case_steps(s))
     batch = [Inbound(t, orjson.dumps(p), i, time.time()) for i, (t, p) in enumerate(messages)]
     with psycopg.connect(db_url) as conn:
-        store.prepare(conn)
         pipeline.refresh(conn, force=True)
         pipeline.commit(conn, batch)
 

@@ -21,6 +21,8 @@ def msg(topic, obj, raw=None):
 def test_runs_merge_contiguous_and_duplicate_seqs():
     assert runs([5, 1, 2, 3, 3, 9, 10, 7]) == [(1, 3), (5, 5), (7, 7), (9, 10)]
     assert runs([]) == []
+    assert runs([4, 2, 3, 3, 5]) == [(2, 5)]
+    assert runs([7]) == [(7, 7)]
 
 
 def test_rows_and_dead_letters_both_count_for_receipts():

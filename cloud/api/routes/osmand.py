@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cloud.api.deps import connection
 from cloud.broker.config import verify_password
-from cloud.ingest import osmand, store
+from cloud.ingest import osmand
 from cloud.ingest.batch import Inbound, Rows
 from cloud.ingest.pipeline import Pipeline
 from cloud.ingest.steps import default_steps
@@ -89,7 +89,6 @@ def _dead(rows: Rows, raw: bytes, dev: str | None) -> Rows:
 def ingest(pipeline: Pipeline, conn: psycopg.Connection, fix: osmand.OsmAndFix | Rejection, raw: bytes,
            now: float) -> Rows:
     """Store one request through the pipeline; returns what was written (heartbeat or dead letter)."""
-    store.prepare(conn)
     with _lock:
         pipeline.refresh(conn)
     received = datetime.fromtimestamp(now, timezone.utc)
