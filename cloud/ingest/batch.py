@@ -45,6 +45,8 @@ class Rows:
     seqs: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     # dev -> latest arrival, for the registry's first/last seen
     seen: dict[str, datetime] = field(default_factory=dict)
+    # table -> binary COPY image of its rows, when encoded ahead (store.encode)
+    images: dict[str, bytes] = field(default_factory=dict)
 
     def count(self) -> int:
         return (len(self.heartbeat) + len(self.detection) + len(self.sensor_alert)

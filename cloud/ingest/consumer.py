@@ -97,6 +97,9 @@ class SlotConsumer:
             props.SessionExpiryInterval = 0
         self.client.disconnect(properties=props)
         self.client.loop_stop()
+        # loop_start's wake-up socketpair is otherwise only closed by Client.__del__, which a
+        # reference cycle (an exception's traceback) can run after the sockets' own finalizers.
+        self.client._reset_sockets(sockpair_only=True)
 
     def leave_share_group(self) -> None:
         self.client.unsubscribe(self.topics)

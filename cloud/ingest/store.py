@@ -7,11 +7,13 @@ only ever sent for what is committed.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from operator import itemgetter
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.copy import Copy, FileWriter
 from psycopg.types.json import Jsonb
 
 from .batch import Rows, runs
@@ -50,25 +52,45 @@ class Advanced:
 _key = itemgetter(0, 2, 1)  # (dev, ts, seq): the primary key, in index order
 
 
-def _write_copy(cur: psycopg.Cursor, target: str, name: str, rows: list[tuple]) -> None:
+def _format(cp: Copy, name: str, rows: list[tuple]) -> None:
     cols = TABLES[name]
     jcol = _JSON_COL[name]
-    with cur.copy(f"COPY {target} ({', '.join(c for c, _ in cols)}) FROM STDIN (FORMAT BINARY)") as cp:
-        cp.set_types([t for _, t in cols])
-        if any(row[jcol] is not None for row in rows):
-            rows = [row if row[jcol] is None else row[:jcol] + (Jsonb(row[jcol]),) + row[jcol + 1:]
-                    for row in rows]
-        write_row = cp.write_row
-        for row in rows:
-            write_row(row)
+    cp.set_types([t for _, t in cols])
+    if any(row[jcol] is not None for row in rows):
+        rows = [row if row[jcol] is None else row[:jcol] + (Jsonb(row[jcol]),) + row[jcol + 1:] for row in rows]
+    write_row = cp.write_row
+    for row in rows:
+        write_row(row)
 
 
-def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool) -> list[tuple]:
+def encode(cur: psycopg.Cursor, rows: Rows) -> dict[str, bytes]:
+    """Binary COPY images of a batch's data rows, made without a round trip (the cursor only
+    lends its type adapters): an ingest slot formats one batch while it streams another."""
+    images = {}
+    for name in TABLES:
+        data = getattr(rows, name)
+        if data:
+            buf = io.BytesIO()
+            with Copy(cur, binary=True, writer=FileWriter(buf)) as cp:
+                _format(cp, name, data)
+            images[name] = buf.getvalue()
+    return images
+
+
+def _write_copy(cur: psycopg.Cursor, target: str, name: str, rows: list[tuple], image: bytes | None = None) -> None:
+    with cur.copy(f"COPY {target} ({', '.join(c for c, _ in TABLES[name])}) FROM STDIN (FORMAT BINARY)") as cp:
+        if image is None:
+            _format(cp, name, rows)
+        else:
+            cp.write(image)
+
+
+def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool, image: bytes | None) -> list[tuple]:
     """Insert what is new; returns the new rows when asked.
 
     Redeliveries are rare (a slot crash, a device resend), so first COPY straight
     into the table inside a savepoint: when that succeeds every row was new and
-    unique. Only when it meets an existing key (in the table or twice in the batch)
+    unique (`image`, when given, is those rows already encoded). Only when it meets an existing key (in the table or twice in the batch)
     does the batch go the slower way, COPY into staging then INSERT ... ON CONFLICT
     DO NOTHING, sorted by key so concurrent slots take index locks in one order.
     (Two slots racing on the same new keys in the fast path can deadlock; the
@@ -76,7 +98,7 @@ def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool) -
     """
     try:
         with cur.connection.transaction():
-            _write_copy(cur, name, name, rows)
+            _write_copy(cur, name, name, rows, image)
         return rows if want_fresh else []
     except pg_errors.UniqueViolation:
         pass
@@ -227,7 +249,7 @@ def write(conn: psycopg.Connection, rows: Rows, reactors: list | None = None) ->
         for name in TABLES:
             data = getattr(rows, name)
             if data:
-                fresh[name] = _copy(cur, name, data, name in wanted)
+                fresh[name] = _copy(cur, name, data, name in wanted, rows.images.get(name))
         if rows.dead_letter:
             with cur.copy("COPY dead_letter (received_at, topic, payload, reason, detail, dev, seq) "
                           "FROM STDIN") as cp:

@@ -82,7 +82,8 @@ class IngestWorker:
                                      extra_subscriptions=self.steps.extra_subscriptions())
         self._connect = connect or (lambda: psycopg.connect(settings.database_url))
         self._conn: psycopg.Connection | None = None  # the store side's
-        self._registry_conn: psycopg.Connection | None = None  # the decode side's, for refreshes
+        # The decode side's: registry refreshes, and type adapters for COPY images.
+        self._decode_conn: psycopg.Connection | None = None
         self.pipeline = Pipeline(settings, self.steps)
         self.receipts = ReceiptCoalescer(settings.receipt_min_interval_s)
         self.deferred = DeferredSeqs(settings.receipt_min_interval_s)
@@ -147,7 +148,7 @@ class IngestWorker:
             failure.append(exc)
 
     def _close(self) -> None:
-        for conn in (self._conn, self._registry_conn):
+        for conn in (self._conn, self._decode_conn):
             if conn is not None:
                 conn.close()
 
@@ -207,6 +208,13 @@ class IngestWorker:
             return Prepared(batch, None, {})
         # Receipt cursors move once per device and kind per interval, not per batch (DeferredSeqs).
         seqs, rows.seqs = rows.seqs, {}
+        if self._decode_conn is not None and not self._decode_conn.closed:
+            # Formatted here, the store side only streams bytes to PostgreSQL (little GIL-bound work).
+            try:
+                with self._decode_conn.cursor() as cur:
+                    rows.images = store.encode(cur, rows)
+            except Exception:  # noqa: BLE001 - a value COPY cannot take: the store side meets it and isolates it
+                rows.images = {}
         return Prepared(batch, rows, seqs)
 
     def _store(self, job: Prepared, stop: threading.Event) -> None:
@@ -257,15 +265,15 @@ class IngestWorker:
     def _refresh(self) -> None:
         """Registry state for the decode side, on its own connection (the store side's is busy)."""
         try:
-            if self._registry_conn is None or self._registry_conn.closed:
-                self._registry_conn = self._connect()
-            self.pipeline.refresh(self._registry_conn)
+            if self._decode_conn is None or self._decode_conn.closed:
+                self._decode_conn = self._connect()
+            self.pipeline.refresh(self._decode_conn)
         except psycopg.OperationalError as exc:
             # Keep going on the registry state we have; the next batch tries again.
             log.warning("slot %s: registry refresh failed (%s)", self.slot, exc)
-            if self._registry_conn is not None:
-                self._registry_conn.close()
-                self._registry_conn = None
+            if self._decode_conn is not None:
+                self._decode_conn.close()
+                self._decode_conn = None
 
     def _commit(self, job: Prepared, stop: threading.Event) -> list[store.Advanced]:
         """Commit the batch, retrying through connection loss and transient conflicts (never acked before)."""
