@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--devices", type=int, default=1000, help="simulated devices")
     i.add_argument("--pipelines", default="bare,full", help="bare and/or full")
     i.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    i.add_argument("--repeat", type=int, default=3, help="runs of each case, bare and full alternating")
     i.set_defaults(handler=_ingest)
     c = s.add_parser("cases", help="detection published to its case visible in the API: latency percentiles")
     c.add_argument("--rate", type=float, default=1000.0, help="detections per minute")
@@ -45,7 +46,7 @@ def _ingest(args: argparse.Namespace) -> int:
     import platform
     import os
 
-    from gridwatch.bench.ingest import format_table, prepare_database, run_case
+    from gridwatch.bench.ingest import format_run, format_table, prepare_database, run_case
     from gridwatch.bench.stack import bench_stack
 
     results = []
@@ -55,10 +56,11 @@ def _ingest(args: argparse.Namespace) -> int:
             for shape, n in (("single", args.single), ("array50", args.arrays)):
                 if n <= 0:
                     continue
-                for pipeline in args.pipelines.split(","):
-                    r = run_case(settings, relay_url, pipeline, shape, workers, n, args.devices, args.publishers)
-                    results.append(r)
-                    print(format_table([r]).splitlines()[1], flush=True)
+                for _ in range(args.repeat):
+                    for pipeline in args.pipelines.split(","):
+                        r = run_case(settings, relay_url, pipeline, shape, workers, n, args.devices, args.publishers)
+                        results.append(r)
+                        print(format_run(r), flush=True)
     print()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           "broker, database, publisher and ingest on this one machine")

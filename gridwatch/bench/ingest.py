@@ -132,12 +132,25 @@ def _collect_sent(groups, procs, out) -> tuple[np.ndarray, np.ndarray]:
     return sent_at[order], per_msg[order]
 
 
+def _fresh_start(dsn: str) -> None:
+    """Every case starts from the same database state: empty tables (an index grown by the
+    previous case slows the next) and a checkpoint behind it (one falling inside a case
+    makes it write full pages)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE heartbeat, bench_bare, receipt_cursor, seq_ledger")
+        try:
+            conn.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # not a superuser: the figures are noisier, not wrong
+
+
 def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, workers: int,
              heartbeats: int, devices: int, publishers: int = 2) -> Result:
     table = "heartbeat" if pipeline == "full" else "bench_bare"
     tag = uuid.uuid4().hex[:6]
     settings = settings.model_copy(update={"ingest_share_group": f"bench{tag}",
                                            "ingest_client_prefix": f"bench{tag}{pipeline}"})
+    _fresh_start(settings.database_url)
     with tempfile.TemporaryDirectory(prefix="gw-bench-metrics-") as metrics_dir:
         previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # inherited by the spawned slots
@@ -185,17 +198,30 @@ def prepare_database(dsn: str) -> None:
         conn.execute(resources.files("gridwatch.bench").joinpath("bare.sql").read_text())
 
 
+def format_run(r: Result) -> str:
+    return (f"{r.pipeline:<8} {r.shape:<8} {r.workers:>7} {r.heartbeats:>10} {r.rate:>9.0f} "
+            f"{r.p50_ms:>7.0f} {r.p99_ms:>7.0f} {r.lost:>5}")
+
+
 def format_table(results: list[Result]) -> str:
-    lines = [f"{'pipeline':<8} {'shape':<8} {'workers':>7} {'heartbeats':>10} {'hb/s':>9} {'p50 ms':>7} "
-             f"{'p99 ms':>7} {'lost':>5}"]
+    """Median of each case's runs with their range; the full/bare ratio is the median of the
+    ratios of runs made back to back (the box's speed drifts by ~20% over minutes)."""
+    cases: dict[tuple[str, str, int], list[Result]] = {}
     for r in results:
-        lines.append(f"{r.pipeline:<8} {r.shape:<8} {r.workers:>7} {r.heartbeats:>10} {r.rate:>9.0f} "
-                     f"{r.p50_ms:>7.0f} {r.p99_ms:>7.0f} {r.lost:>5}")
-    ratios = []
-    for r in results:
-        if r.pipeline == "full":
-            bare = next((b for b in results if b.pipeline == "bare" and b.shape == r.shape
-                         and b.workers == r.workers), None)
-            if bare and bare.rate:
-                ratios.append(f"full/bare {r.shape} x{r.workers}: {r.rate / bare.rate:.2f}")
-    return "\n".join(lines + ratios)
+        cases.setdefault((r.pipeline, r.shape, r.workers), []).append(r)
+    lines = [f"{'pipeline':<8} {'shape':<8} {'workers':>7} {'heartbeats':>10} {'runs':>4} {'hb/s':>9} "
+             f"{'min':>9} {'max':>9} {'p50 ms':>7} {'p99 ms':>7} {'lost':>5}"]
+    for (pipeline, shape, workers), runs in cases.items():
+        rates = [r.rate for r in runs]
+        lines.append(f"{pipeline:<8} {shape:<8} {workers:>7} {runs[0].heartbeats:>10} {len(runs):>4} "
+                     f"{np.median(rates):>9.0f} {min(rates):>9.0f} {max(rates):>9.0f} "
+                     f"{np.median([r.p50_ms for r in runs]):>7.0f} {np.median([r.p99_ms for r in runs]):>7.0f} "
+                     f"{sum(r.lost for r in runs):>5}")
+    for (pipeline, shape, workers), runs in cases.items():
+        bare = cases.get(("bare", shape, workers))
+        if pipeline == "full" and bare:
+            ratios = [f.rate / b.rate for f, b in zip(runs, bare) if b.rate]
+            if ratios:
+                lines.append(f"full/bare {shape} x{workers}: {np.median(ratios):.2f} "
+                             f"(runs: {', '.join(f'{x:.2f}' for x in ratios)})")
+    return "\n".join(lines)
