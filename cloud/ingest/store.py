@@ -182,9 +182,8 @@ RETURNING c.dev, c.kind, c.seq
 
 def _fast_advance(cur: psycopg.Cursor, single: dict[tuple[str, str], tuple[int, int]]) -> list[Advanced]:
     """The common case in one statement: a key whose batch is one run that continues its
-    cursor, with nothing waiting behind a hole. The UPDATE's row lock orders concurrent
-    slots; a slot that loses the race re-checks against the winner's committed cursor,
-    so the cursor only ever moves over committed seqs (at worst it moves later)."""
+    cursor, with nothing waiting behind a hole. The cursors are locked (`_lock_cursors`),
+    so a concurrent slot's runs for the same key are committed and visible here."""
     keys = sorted(single)
     return [Advanced(*r) for r in cur.execute(_FAST_ADVANCE, (
         [d for d, _ in keys], [k for _, k in keys], [single[k][0] for k in keys], [single[k][1] for k in keys]))]
@@ -193,17 +192,21 @@ def _fast_advance(cur: psycopg.Cursor, single: dict[tuple[str, str], tuple[int, 
 def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]]) -> list[Advanced]:
     if not seqs:
         return []
+    # Every cursor of this call locked first, in key order: two slots walking the same
+    # devices' cursors (a device's messages spread over the share group) otherwise
+    # deadlocked now and then, each time stalling a slot for PostgreSQL's deadlock_timeout.
+    before = _lock_cursors(cur, sorted(seqs))
     batch_runs = {key: runs(s) for key, s in seqs.items()}
     fast = _fast_advance(cur, {k: r[0] for k, r in batch_runs.items() if len(r) == 1})
     done = {(a.dev, a.kind) for a in fast}
     rest = sorted(k for k in seqs if k not in done)
-    return fast + (_slow_advance(cur, rest, batch_runs) if rest else [])
+    return fast + (_slow_advance(cur, rest, batch_runs, before) if rest else [])
 
 
 def _slow_advance(cur: psycopg.Cursor, keys: list[tuple[str, str]],
-                  batch_runs: dict[tuple[str, str], list[tuple[int, int]]]) -> list[Advanced]:
-    """New devices, holes, runs waiting in the ledger, repeats: lock, read, walk, write."""
-    before = _lock_cursors(cur, keys)
+                  batch_runs: dict[tuple[str, str], list[tuple[int, int]]],
+                  before: dict[tuple[str, str], int]) -> list[Advanced]:
+    """New devices, holes, runs waiting in the ledger, repeats: read, walk, write (cursors locked)."""
     pending = _pending_runs(cur, keys)
     moved: list[Advanced] = []
     waiting: list[tuple[str, str, int, int]] = []
