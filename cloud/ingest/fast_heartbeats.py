@@ -54,7 +54,8 @@ def _struct_from_model() -> type[msgspec.Struct]:
             fields.append((name, _annotation(name, info), info.default))
     # Required fields first, as msgspec (like dataclasses) needs; keyword decoding ignores order.
     fields.sort(key=len)
-    return msgspec.defstruct("HeartbeatStruct", fields, forbid_unknown_fields=True, frozen=True)
+    # gc=False: scalar fields only, so no cycles; a batch holds tens of thousands of them.
+    return msgspec.defstruct("HeartbeatStruct", fields, forbid_unknown_fields=True, frozen=True, gc=False)
 
 
 HeartbeatStruct = _struct_from_model()

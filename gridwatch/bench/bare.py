@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import queue
 import signal
-import sys
 import threading
 from datetime import datetime, timezone
 
@@ -17,7 +16,7 @@ import psycopg
 from prometheus_client import Counter
 
 from cloud.ingest.consumer import SlotConsumer
-from cloud.ingest.slot import SWITCH_INTERVAL_S
+from cloud.ingest.slot import tune_interpreter
 from cloud.ingest.worker import gather
 from gridwatch.settings import Settings
 
@@ -37,7 +36,7 @@ def _rows(batch):
 
 def bare_process_main(settings_json: str, slot: int) -> None:
     settings = Settings.model_validate_json(settings_json)
-    sys.setswitchinterval(SWITCH_INTERVAL_S)  # the interpreter as a real slot runs it
+    tune_interpreter()  # the interpreter as a real slot runs it
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     inbox: queue.Queue = queue.Queue(maxsize=settings.ingest_receive_maximum * 2)
