@@ -130,8 +130,8 @@ def _note_seen(rows: Rows, dev: str, received: datetime) -> None:
     rows.seen[dev] = received if prev is None or received > prev else prev
 
 
-def _fast_heartbeats(rows: Rows, topic: str, payload: bytes, native: bool, received: datetime, now_ms: int,
-                     max_future_ms: int, device_filter: DeviceFilter | None) -> bool:
+def _shape_plain_heartbeats(rows: Rows, topic: str, payload: bytes, native: bool, received: datetime, now_ms: int,
+                            max_future_ms: int, device_filter: DeviceFilter | None) -> bool:
     """Shape a plain good heartbeat message straight into rows; False: take the full decoder."""
     if not topic.endswith("/hb") or len(payload) > MAX_PAYLOAD_BYTES:
         return False
@@ -153,8 +153,8 @@ def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
     rows = Rows()
     for msg, topic, payload in translated(batch, translators or [], now_ms, rows):
         received = datetime.fromtimestamp(msg.received_at, UTC)
-        if _fast_heartbeats(rows, topic, payload, topic == msg.topic, received, now_ms, max_future_ms,
-                            device_filter):
+        if _shape_plain_heartbeats(rows, topic, payload, topic == msg.topic, received, now_ms, max_future_ms,
+                                   device_filter):
             continue
         decoded = wire.decode(topic, payload, now_ms, max_future_ms)
         dev, kind = decoded.dev, decoded.kind

@@ -89,10 +89,11 @@ def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool, i
     """Insert what is new; returns the new rows when asked.
 
     Redeliveries are rare (a slot crash, a device resend), so first COPY straight
-    into the table inside a savepoint: when that succeeds every row was new and
-    unique (`image`, when given, is those rows already encoded). Only when it meets an existing key (in the table or twice in the batch)
-    does the batch go the slower way, COPY into staging then INSERT ... ON CONFLICT
-    DO NOTHING, sorted by key so concurrent slots take index locks in one order.
+    into the table inside a savepoint (`image`, when given, is `rows` already
+    encoded): when that succeeds every row was new and unique. Only when it meets
+    an existing key (in the table or twice in the batch) does the batch go the
+    slower way, COPY into staging then INSERT ... ON CONFLICT DO NOTHING, sorted
+    by key so concurrent slots take index locks in one order.
     (Two slots racing on the same new keys in the fast path can deadlock; the
     worker retries that as a transient error.)
     """

@@ -105,14 +105,17 @@ class IngestWorker:
             while not stop.is_set() and store_side.is_alive():
                 batch = gather(self.inbox, self.settings.ingest_batch_size, self.settings.ingest_flush_ms / 1000)
                 if batch:
-                    self._hand_over(handover, self._prepare(batch, stop), store_side)
+                    self._hand_over(handover, self._prepare(batch), store_side)
+        except BaseException:
+            stop.set()  # the store side stops retrying too: its current batch stays unacked
+            raise
+        finally:
             self._hand_over(handover, _DONE, store_side)
             store_side.join()
-            if failure:
-                raise RuntimeError(f"ingest slot {self.slot}: store side failed") from failure[0]
-        finally:
             self.consumer.stop(end_session=end_session)
             self._close()
+        if failure:
+            raise RuntimeError(f"ingest slot {self.slot}: store side failed") from failure[0]
 
     @staticmethod
     def _hand_over(handover: queue.Queue, job: object, store_side: threading.Thread) -> None:
@@ -196,9 +199,9 @@ class IngestWorker:
     def handle(self, batch: list[Inbound], stop: threading.Event | None = None) -> None:
         """Both sides for one batch, in the caller's thread."""
         stop = stop or threading.Event()
-        self._store(self._prepare(batch, stop), stop)
+        self._store(self._prepare(batch), stop)
 
-    def _prepare(self, batch: list[Inbound], stop: threading.Event) -> Prepared:
+    def _prepare(self, batch: list[Inbound]) -> Prepared:
         """Decode side. Rows are built once: translators keep state (Frigate's update throttle),
         so a retried commit must store what this decided, not decide again."""
         self._refresh()
