@@ -61,10 +61,11 @@ def _ingest(args: argparse.Namespace) -> int:
                         r = run_case(settings, relay_url, pipeline, shape, workers, n, args.devices, args.publishers)
                         results.append(r)
                         print(format_run(r), flush=True)
-    print()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          "broker, database, publisher and ingest on this one machine")
-    print(format_table(results))
+        # Printed before the services stop: stopping a broker that held a million messages is slow.
+        print()
+        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+              "broker, database, publisher and ingest on this one machine")
+        print(format_table(results), flush=True)
     return 0
 
 
