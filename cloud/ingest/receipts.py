@@ -26,6 +26,13 @@ class ReceiptCoalescer:
             self._pending[key] = seq
         return []
 
+    def hold(self, dev: str, kind: str, seq: int, now: float) -> None:
+        """Keep a receipt back for an interval from `now` (another slot has just sent one)."""
+        key = (dev, kind)
+        self._mark(key, now)
+        if seq > self._pending.get(key, -1):
+            self._pending[key] = seq
+
     def due(self, now: float) -> list[tuple[str, str, int]]:
         ready = [k for k in self._pending if now - self._last_sent.get(k, 0.0) >= self.interval_s]
         out = []

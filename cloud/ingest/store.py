@@ -238,6 +238,28 @@ def _slow_advance(cur: psycopg.Cursor, keys: list[tuple[str, str]],
     return moved + out
 
 
+_CLAIM_RECEIPTS = """
+UPDATE receipt_cursor c SET sent_at = now()
+FROM unnest(%s::text[], %s::text[]) AS r(dev, kind)
+WHERE c.dev = r.dev AND c.kind = r.kind AND c.seq >= 0
+  AND (c.sent_at IS NULL OR c.sent_at <= now() - %s * interval '1 s')
+RETURNING c.dev, c.kind, c.seq
+"""
+
+
+def claim_receipts(conn: psycopg.Connection, keys: list[tuple[str, str]], interval_s: float) -> list[Advanced]:
+    """The receipts that may go out now, across all slots: for each (dev, kind) whose last
+    receipt from any slot is older than `interval_s`, the cursor's committed seq (which may
+    be past what this slot knows); the others wait. Cursors locked in key order, as the
+    walks lock them."""
+    keys = sorted(set(keys))
+    with conn.transaction(), conn.cursor() as cur:
+        arrays = ([d for d, _ in keys], [k for _, k in keys])
+        cur.execute("SELECT 1 FROM receipt_cursor WHERE (dev, kind) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
+                    "ORDER BY dev, kind FOR UPDATE", arrays)
+        return [Advanced(*r) for r in cur.execute(_CLAIM_RECEIPTS, (*arrays, interval_s)).fetchall()]
+
+
 def record_seqs(conn: psycopg.Connection, seqs: dict[tuple[str, str], list[int]]) -> list[Advanced]:
     """Walk committed seqs into the receipt cursors, in a transaction of their own."""
     with conn.transaction(), conn.cursor() as cur:

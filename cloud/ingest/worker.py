@@ -306,10 +306,25 @@ class IngestWorker:
                 self._conn = None
 
     def _send(self, receipts: list[tuple[str, str, int]]) -> None:
+        """Publish the receipts this slot's coalescer let through and no other slot has just sent."""
+        if not receipts:
+            return
+        wanted = {(dev, kind): seq for dev, kind, seq in receipts}
+        claimed: list[store.Advanced] = []
+        if self._conn is not None and not self._conn.closed:
+            try:
+                claimed = store.claim_receipts(self._conn, list(wanted), self.settings.receipt_min_interval_s)
+            except (psycopg.OperationalError, *TRANSIENT) as exc:
+                log.warning("slot %s: receipts held back (%s)", self.slot, exc)
+                if isinstance(exc, psycopg.OperationalError):
+                    self._drop_conn()
+        now = time.monotonic()
+        for dev, kind in wanted.keys() - {(a.dev, a.kind) for a in claimed}:
+            self.receipts.hold(dev, kind, wanted[(dev, kind)], now)
         now_ms = int(time.time() * 1000)
-        for dev, kind, seq in receipts:
-            payload = orjson.dumps({"v": 1, "kind": kind, "seq": seq, "ts": now_ms})
-            self.consumer.publish(topics.build(dev, "ack"), payload)
+        for adv in claimed:
+            payload = orjson.dumps({"v": 1, "kind": adv.kind, "seq": adv.seq, "ts": now_ms})
+            self.consumer.publish(topics.build(adv.dev, "ack"), payload)
             metrics.RECEIPTS.inc()
 
     def _count(self, batch: list[Inbound], rows: Rows) -> None:

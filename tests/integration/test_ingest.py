@@ -288,3 +288,25 @@ def test_a_failing_reaction_keeps_the_data_and_the_message_for_replay(broker, db
                                               for s in range(8)])
         assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 8, params=(dev,)) == 8
         assert query(db_url, "SELECT reason FROM dead_letter WHERE dev = %s", (dev,)) == [("reaction_failed",)]
+
+
+def test_two_slots_send_a_device_at_most_one_receipt_per_interval(broker, db_url):
+    dev = new_dev()
+    settings = ingest_settings(broker, db_url, receipt_min_interval_s=1.0)
+    arrivals: list[tuple[float, int]] = []
+    acks = Collector(broker.url(RELAY_USER), topics.build(dev, "ack"))
+    acks.client.on_message = lambda c, u, m: arrivals.append((time.monotonic(), orjson.loads(m.payload)["seq"]))
+    try:
+        with running_worker(settings, slot=1), running_worker(settings, slot=2) as second:
+            for burst in range(8):  # both slots commit some of this device's messages every second
+                publish_all(broker.url(RELAY_USER),
+                            [(topics.build(dev, "hb"), enc(hb(s))) for s in range(burst * 40, burst * 40 + 40)])
+                time.sleep(0.4)
+            assert wait_rows(db_url, "SELECT seq FROM receipt_cursor WHERE dev = %s", 319, params=(dev,)) == 319
+            time.sleep(2.5)
+            assert second.stored > 0, "the share group gave the second slot nothing: the test proves nothing"
+    finally:
+        acks.close()
+    assert arrivals and arrivals[-1][1] == 319
+    gaps = [b[0] - a[0] for a, b in zip(arrivals, arrivals[1:])]
+    assert min(gaps) > 0.9, f"receipts closer than the interval: {gaps}"

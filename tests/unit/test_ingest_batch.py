@@ -80,3 +80,12 @@ def test_deferred_seqs_come_due_once_per_interval_per_device_and_kind():
     assert d.take_due(11.4) == {}
     assert d.take_due(11.5) == {("b", "hb"): [0]}
     assert len(d) == 0
+
+
+def test_a_receipt_held_back_for_another_slot_goes_out_an_interval_later_with_the_highest_seq():
+    c = ReceiptCoalescer(interval_s=1.0)
+    c.hold("a", "hb", 7, now=10.0)
+    c.hold("a", "hb", 5, now=10.1)
+    assert c.due(now=10.9) == []
+    assert c.offer("a", "hb", 8, now=10.95) == []
+    assert c.due(now=11.2) == [("a", "hb", 8)]
