@@ -26,6 +26,11 @@ class ReceiptCoalescer:
             self._pending[key] = seq
         return []
 
+    def sent(self, dev: str, kind: str, now: float) -> None:
+        """A receipt went out at `now` (after the claim that allowed it, so the next claim,
+        an interval later, finds the shared send time old enough)."""
+        self._mark((dev, kind), now)
+
     def hold(self, dev: str, kind: str, seq: int, now: float) -> None:
         """Keep a receipt back for an interval from `now` (another slot has just sent one)."""
         key = (dev, kind)

@@ -239,9 +239,14 @@ def _slow_advance(cur: psycopg.Cursor, keys: list[tuple[str, str]],
 
 
 _CLAIM_RECEIPTS = """
+WITH mine AS (
+    SELECT c.dev, c.kind FROM receipt_cursor c
+    WHERE (c.dev, c.kind) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+    ORDER BY c.dev, c.kind FOR UPDATE  -- in key order, as the cursor walks lock them
+)
 UPDATE receipt_cursor c SET sent_at = now()
-FROM unnest(%s::text[], %s::text[]) AS r(dev, kind)
-WHERE c.dev = r.dev AND c.kind = r.kind AND c.seq >= 0
+FROM mine
+WHERE c.dev = mine.dev AND c.kind = mine.kind AND c.seq >= 0
   AND (c.sent_at IS NULL OR c.sent_at <= now() - %s * interval '1 s')
 RETURNING c.dev, c.kind, c.seq
 """
@@ -250,14 +255,15 @@ RETURNING c.dev, c.kind, c.seq
 def claim_receipts(conn: psycopg.Connection, keys: list[tuple[str, str]], interval_s: float) -> list[Advanced]:
     """The receipts that may go out now, across all slots: for each (dev, kind) whose last
     receipt from any slot is older than `interval_s`, the cursor's committed seq (which may
-    be past what this slot knows); the others wait. Cursors locked in key order, as the
-    walks lock them."""
+    be past what this slot knows); the others wait.
+
+    The commit does not wait for the disk: a claim lost in a database crash costs at most
+    one extra receipt, while a flush per claim cost a slot half its throughput (measured)."""
     keys = sorted(set(keys))
     with conn.transaction(), conn.cursor() as cur:
-        arrays = ([d for d, _ in keys], [k for _, k in keys])
-        cur.execute("SELECT 1 FROM receipt_cursor WHERE (dev, kind) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
-                    "ORDER BY dev, kind FOR UPDATE", arrays)
-        return [Advanced(*r) for r in cur.execute(_CLAIM_RECEIPTS, (*arrays, interval_s)).fetchall()]
+        cur.execute("SET LOCAL synchronous_commit = off")
+        rows = cur.execute(_CLAIM_RECEIPTS, ([d for d, _ in keys], [k for _, k in keys], interval_s)).fetchall()
+    return [Advanced(*r) for r in rows]
 
 
 def record_seqs(conn: psycopg.Connection, seqs: dict[tuple[str, str], list[int]]) -> list[Advanced]:

@@ -88,6 +88,7 @@ class IngestWorker:
         self.receipts = ReceiptCoalescer(settings.receipt_min_interval_s)
         self.deferred = DeferredSeqs(settings.receipt_min_interval_s)
         self.stored = 0
+        self._outgoing: list[tuple[str, str, int]] = []  # receipts waiting for _flush_receipts
         self._gaps_checked = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------
@@ -144,8 +145,10 @@ class IngestWorker:
                 self._record_seqs(stop, time.monotonic())
                 self._send(self.receipts.due(time.monotonic()))
                 self._skip_gaps(stop)
+                self._flush_receipts()
             self._record_seqs(stop, float("inf"))
             self._send(self.receipts.due(float("inf")))
+            self._flush_receipts()
         except BaseException as exc:  # noqa: BLE001 - handed to the decode side, which raises it
             log.exception("slot %s: store side failed", self.slot)
             failure.append(exc)
@@ -176,8 +179,10 @@ class IngestWorker:
                     handled += len(batch)
                     last = time.monotonic()
                 self._record_seqs(stop, time.monotonic())
+                self._flush_receipts()
             self._record_seqs(stop, float("inf"))
             self._send(self.receipts.due(float("inf")))
+            self._flush_receipts()
         finally:
             self.consumer.stop(end_session=True)
             self._close()
@@ -229,6 +234,7 @@ class IngestWorker:
         now = time.monotonic()
         for adv in advanced:
             self._send(self.receipts.offer(adv.dev, adv.kind, adv.seq, now))
+        self._flush_receipts()
         self._count(job.batch, job.rows or Rows())
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
@@ -306,10 +312,15 @@ class IngestWorker:
                 self._conn = None
 
     def _send(self, receipts: list[tuple[str, str, int]]) -> None:
-        """Publish the receipts this slot's coalescer let through and no other slot has just sent."""
-        if not receipts:
+        """Queue the receipts this slot's coalescer let through (`_flush_receipts` publishes)."""
+        self._outgoing.extend(receipts)
+
+    def _flush_receipts(self) -> None:
+        """Publish the queued receipts that no other slot has just sent (one claim for all)."""
+        if not self._outgoing:
             return
-        wanted = {(dev, kind): seq for dev, kind, seq in receipts}
+        wanted = {(dev, kind): seq for dev, kind, seq in self._outgoing}
+        self._outgoing = []
         claimed: list[store.Advanced] = []
         if self._conn is not None and not self._conn.closed:
             try:
@@ -323,6 +334,7 @@ class IngestWorker:
             self.receipts.hold(dev, kind, wanted[(dev, kind)], now)
         now_ms = int(time.time() * 1000)
         for adv in claimed:
+            self.receipts.sent(adv.dev, adv.kind, now)
             payload = orjson.dumps({"v": 1, "kind": adv.kind, "seq": adv.seq, "ts": now_ms})
             self.consumer.publish(topics.build(adv.dev, "ack"), payload)
             metrics.RECEIPTS.inc()
