@@ -319,7 +319,9 @@ class IngestWorker:
         """Publish the queued receipts that no other slot has just sent (one claim for all)."""
         if not self._outgoing:
             return
-        wanted = {(dev, kind): seq for dev, kind, seq in self._outgoing}
+        wanted: dict[tuple[str, str], int] = {}
+        for dev, kind, seq in self._outgoing:
+            wanted[(dev, kind)] = max(seq, wanted.get((dev, kind), -1))
         self._outgoing = []
         claimed: list[store.Advanced] = []
         if self._conn is not None and not self._conn.closed:
