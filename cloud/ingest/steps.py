@@ -63,7 +63,6 @@ class Steps:
         return [sub for t in self.translators for sub in t.subscriptions]
 
 
-
 def default_steps(settings: "Settings") -> Steps:
     """Every step a production ingest slot runs."""
     from cloud.cases.reactor import CaseReactor

@@ -152,8 +152,7 @@ def advance(cursor: int, batch_runs: list[tuple[int, int]], pending: list[tuple[
 
 
 def _lock_cursors(cur: psycopg.Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    # Lock the cursors in one order first: a concurrent worker's runs for the
-    # same device are then committed and visible to the ledger read after this.
+    """Current cursor of each key (created at -1 if new), locked in key order."""
     arrays = ([d for d, _ in keys], [k for _, k in keys])
     cur.execute("INSERT INTO receipt_cursor (dev, kind) SELECT * FROM unnest(%s::text[], %s::text[]) "
                 "ON CONFLICT DO NOTHING", arrays)
@@ -172,42 +171,16 @@ def _pending_runs(cur: psycopg.Cursor, keys: list[tuple[str, str]]) -> dict[tupl
     return out
 
 
-_FAST_ADVANCE = """
-UPDATE receipt_cursor c SET seq = b.hi, updated_at = now()
-FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) AS b(dev, kind, lo, hi)
-WHERE c.dev = b.dev AND c.kind = b.kind AND b.lo <= c.seq + 1 AND b.hi > c.seq
-  AND NOT EXISTS (SELECT 1 FROM seq_ledger l WHERE l.dev = c.dev AND l.kind = c.kind)
-RETURNING c.dev, c.kind, c.seq
-"""
-
-
-def _fast_advance(cur: psycopg.Cursor, single: dict[tuple[str, str], tuple[int, int]]) -> list[Advanced]:
-    """The common case in one statement: a key whose batch is one run that continues its
-    cursor, with nothing waiting behind a hole. The cursors are locked (`_lock_cursors`),
-    so a concurrent slot's runs for the same key are committed and visible here."""
-    keys = sorted(single)
-    return [Advanced(*r) for r in cur.execute(_FAST_ADVANCE, (
-        [d for d, _ in keys], [k for _, k in keys], [single[k][0] for k in keys], [single[k][1] for k in keys]))]
-
-
 def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]]) -> list[Advanced]:
+    """Lock, read, walk, write: every cursor of this call is locked first, in key order (two
+    slots walking the same devices' cursors otherwise deadlocked now and then, each time
+    stalling a slot for PostgreSQL's deadlock_timeout), so a concurrent slot's runs for the
+    same key are committed and visible to the ledger read that follows."""
     if not seqs:
         return []
-    # Every cursor of this call locked first, in key order: two slots walking the same
-    # devices' cursors (a device's messages spread over the share group) otherwise
-    # deadlocked now and then, each time stalling a slot for PostgreSQL's deadlock_timeout.
-    before = _lock_cursors(cur, sorted(seqs))
+    keys = sorted(seqs)
+    before = _lock_cursors(cur, keys)
     batch_runs = {key: runs(s) for key, s in seqs.items()}
-    fast = _fast_advance(cur, {k: r[0] for k, r in batch_runs.items() if len(r) == 1})
-    done = {(a.dev, a.kind) for a in fast}
-    rest = sorted(k for k in seqs if k not in done)
-    return fast + (_slow_advance(cur, rest, batch_runs, before) if rest else [])
-
-
-def _slow_advance(cur: psycopg.Cursor, keys: list[tuple[str, str]],
-                  batch_runs: dict[tuple[str, str], list[tuple[int, int]]],
-                  before: dict[tuple[str, str], int]) -> list[Advanced]:
-    """New devices, holes, runs waiting in the ledger, repeats: read, walk, write (cursors locked)."""
     pending = _pending_runs(cur, keys)
     moved: list[Advanced] = []
     waiting: list[tuple[str, str, int, int]] = []
