@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # How often slots reload registry state (registered devices, aliases, grids).
     ingest_refresh_s: float = Field(default=10.0, gt=0)
     max_future_skew_s: int = 24 * 3600
+    # A slot process's GIL switch interval (CPython's default is 5 ms): see cloud/ingest/slot.py.
+    ingest_switch_interval_ms: float = Field(default=0.5, gt=0, le=100)
 
     # Storage
     partition_days_ahead: int = Field(default=7, ge=1, le=90)

@@ -13,20 +13,19 @@ from .worker import IngestWorker
 
 log = logging.getLogger(__name__)
 
-# A slot's decode side keeps the GIL busy; at CPython's default 5 ms switch interval
-# its store side waited up to 5 ms for the GIL at every step of a batch (BEGIN, COPY,
-# COMMIT, acks) while PostgreSQL sat idle. Measured, 1M heartbeats in 50-arrays, one
-# slot: 72-77k hb/s at 5 ms, 76-80k at 1 ms, 80-91k at 0.5 ms, 81-82k at 0.2 ms.
-SWITCH_INTERVAL_S = 0.0005
+# A slot's decode side keeps the GIL busy; at CPython's default 5 ms switch interval its
+# store side waited up to 5 ms for the GIL at every step of a batch (BEGIN, COPY, COMMIT,
+# acks) while PostgreSQL sat idle, hence `ingest_switch_interval_ms` (compare with
+# `gridwatch bench ingest --switch-interval-ms 5`).
 # Every batch allocates ~3 container objects per heartbeat (rows, timestamps); at the default
 # threshold of 700 the cyclic collector ran hundreds of times a batch over a heap of long-lived
-# objects. The hot path makes no cycles, so collect far less often (rows+encode: 2.7 -> 2.55 us).
+# objects. The hot path makes no cycles, so collect far less often.
 GC_THRESHOLDS = (50_000, 50, 100)
 
 
-def tune_interpreter() -> None:
+def tune_interpreter(settings: Settings) -> None:
     """For a process that is one ingest slot and nothing else."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    sys.setswitchinterval(settings.ingest_switch_interval_ms / 1000)
     gc.freeze()  # what is loaded by now lives as long as the process: never scan it again
     gc.set_threshold(*GC_THRESHOLDS)
 
@@ -45,7 +44,8 @@ def slot_process_main(settings_json: str, slot: int, verbose: int, end_session: 
     `end_session` retires the slot on exit: for throwaway runs (benchmarks,
     demo) whose share group must not keep collecting messages afterwards.
     """
-    tune_interpreter()
+    settings = Settings.model_validate_json(settings_json)
+    tune_interpreter(settings)
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format=f"%(asctime)s %(levelname)s ingest-{slot} %(name)s: %(message)s")
-    run_slot(Settings.model_validate_json(settings_json), slot, end_session=end_session)
+    run_slot(settings, slot, end_session=end_session)

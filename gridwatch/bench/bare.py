@@ -36,7 +36,7 @@ def _rows(batch):
 
 def bare_process_main(settings_json: str, slot: int) -> None:
     settings = Settings.model_validate_json(settings_json)
-    tune_interpreter()  # the interpreter as a real slot runs it
+    tune_interpreter(settings)  # the interpreter as a real slot runs it
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     inbox: queue.Queue = queue.Queue(maxsize=settings.ingest_receive_maximum * 2)

@@ -15,7 +15,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--pipelines", default="bare,full", help="bare and/or full")
     i.add_argument("--publishers", type=int, default=2, help="publisher processes")
     i.add_argument("--repeat", type=int, default=3, help="runs of each case, bare and full alternating")
+    i.add_argument("--switch-interval-ms", type=float, default=None,
+                   help="GIL switch interval of the slot processes (default: the setting, 0.5)")
     i.set_defaults(handler=_ingest)
+    r = s.add_parser("rows", help="per-heartbeat costs without a broker: decode, rows, COPY image, PostgreSQL per row")
+    r.add_argument("--heartbeats", type=int, default=200_000, help="heartbeats, in 50-heartbeat arrays")
+    r.set_defaults(handler=_rows)
     c = s.add_parser("cases", help="detection published to its case visible in the API: latency percentiles")
     c.add_argument("--rate", type=float, default=1000.0, help="detections per minute")
     c.add_argument("--seconds", type=float, default=60.0, help="how long to publish at that rate")
@@ -51,6 +56,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
     results = []
     with bench_stack() as (settings, relay_url):
+        if args.switch_interval_ms is not None:
+            settings = settings.model_copy(update={"ingest_switch_interval_ms": args.switch_interval_ms})
         prepare_database(settings.database_url)
         for workers in [int(w) for w in args.workers.split(",")]:
             for shape, n in (("single", args.single), ("array50", args.arrays)):
@@ -66,6 +73,21 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
               "broker, database, publisher and ingest on this one machine")
         print(format_table(results), flush=True)
+    return 0
+
+
+def _rows(args: argparse.Namespace) -> int:
+    import os
+    import platform
+
+    from gridwatch.bench.ingest import prepare_database
+    from gridwatch.bench.rows import run
+    from gridwatch.localstack import throwaway_database
+
+    with throwaway_database("gw_bench") as dsn:
+        prepare_database(dsn)
+        print("\n".join(run(dsn, args.heartbeats)))
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; one thread")
     return 0
 
 

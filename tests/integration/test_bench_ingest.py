@@ -19,3 +19,12 @@ def test_bench_ingest_measures_both_pipelines_without_loss(capsys):
         assert float(r[5]) > 0, r  # hb/s
         assert r[-1] == "0", f"lost heartbeats: {r}"
     assert re.search(r"full/bare array50 x1: \d+\.\d\d", table)
+
+
+def test_bench_rows_prints_every_per_heartbeat_cost(capsys):
+    assert main(["bench", "rows", "--heartbeats", "2000"]) == 0
+    out = capsys.readouterr().out
+    for label in ("decode, pydantic models", "decode, msgspec fast path", "rows of a batch", "COPY image",
+                  "COPY into heartbeat", "COPY into bench_bare"):
+        line = next(x for x in out.splitlines() if x.startswith(label))
+        assert float(re.search(r"(\d+\.\d+) us/", line).group(1)) > 0, line
