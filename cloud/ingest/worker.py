@@ -142,13 +142,8 @@ class IngestWorker:
                         self._store(job, stop)
                     except InterruptedError:
                         return  # stopping during a database outage: the broker keeps what is unacked
-                self._record_seqs(stop, time.monotonic())
-                self._send(self.receipts.due(time.monotonic()))
-                self._skip_gaps(stop)
-                self._flush_receipts()
-            self._record_seqs(stop, float("inf"))
-            self._send(self.receipts.due(float("inf")))
-            self._flush_receipts()
+                self._receipts_round(stop, time.monotonic())
+            self._receipts_round(stop, float("inf"))
         except BaseException as exc:  # noqa: BLE001 - handed to the decode side, which raises it
             log.exception("slot %s: store side failed", self.slot)
             failure.append(exc)
@@ -178,11 +173,8 @@ class IngestWorker:
                     self.handle(batch, stop)
                     handled += len(batch)
                     last = time.monotonic()
-                self._record_seqs(stop, time.monotonic())
-                self._flush_receipts()
-            self._record_seqs(stop, float("inf"))
-            self._send(self.receipts.due(float("inf")))
-            self._flush_receipts()
+                self._receipts_round(stop, time.monotonic())
+            self._receipts_round(stop, float("inf"))
         finally:
             self.consumer.stop(end_session=True)
             self._close()
@@ -237,6 +229,14 @@ class IngestWorker:
         self._flush_receipts()
         self._count(job.batch, job.rows or Rows())
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    def _receipts_round(self, stop: threading.Event, now: float) -> None:
+        """Between batches: walk committed seqs into cursors, check for old holes, then claim
+        and publish every receipt that is due (`now` = inf: everything, when stopping)."""
+        self._record_seqs(stop, now)
+        self._send(self.receipts.due(now))
+        self._skip_gaps(stop)
+        self._flush_receipts()
 
     def _record_seqs(self, stop: threading.Event, now: float) -> None:
         due = self.deferred.take_due(now)
