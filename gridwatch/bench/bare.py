@@ -1,37 +1,57 @@
 """The reference: a bare paho-to-COPY consumer, measured beside the full ingest.
 
 Same broker session settings as the real slot (manual ack after commit,
-ReceiveMaximum, shared subscription) but no validation, no dead letters, no
-staging, no receipts: COPY straight into a table with the same primary key.
+ReceiveMaximum, shared subscription) and the same rows into a table of the
+same shape (bare.sql), but no validation, no dead letters, no enrichment, no
+staging, no receipts: each field the message carries goes straight into COPY.
 """
 from __future__ import annotations
 
 import queue
 import signal
 import threading
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
 import orjson
 import psycopg
 from prometheus_client import Counter
 
+from cloud.ingest.batch import Inbound
 from cloud.ingest.consumer import SlotConsumer
 from cloud.ingest.slot import tune_interpreter
+from cloud.ingest.store import TABLES
 from cloud.ingest.worker import gather
 from gridwatch.settings import Settings
 
-COLS = "dev, seq, ts, lat, lon, acc"
-TYPES = ["text", "int8", "timestamptz", "float8", "float8", "float4"]
+COPY_SQL = f"COPY bench_bare ({', '.join(c for c, _ in TABLES['heartbeat'])}) FROM STDIN (FORMAT BINARY)"
+TYPES = [t for _, t in TABLES["heartbeat"]]
 # What the benchmark reads to see commits, as it reads the full ingest's rows counter.
 ROWS = Counter("gridwatch_bench_bare_rows_total", "rows committed by the bare pipeline")
+UTC = timezone.utc
 
 
-def _rows(batch):
+def rows(batch: Iterable[Inbound]) -> Iterator[tuple]:
+    """heartbeat's columns, in store.TABLES order, from whatever each message holds (no grid, no extra)."""
+    fromtimestamp = datetime.fromtimestamp
     for item in batch:
         dev = item.topic.split("/")[2]
+        received = fromtimestamp(item.received_at, UTC)
         obj = orjson.loads(item.payload)
         for h in obj if isinstance(obj, list) else (obj,):
-            yield (dev, h["seq"], datetime.fromtimestamp(h["ts"] / 1000, timezone.utc), h["lat"], h["lon"], h["acc"])
+            get = h.get
+            yield (dev, h["seq"], fromtimestamp(h["ts"] / 1000, UTC), received, h["lat"], h["lon"], h["acc"],
+                   get("spd"), get("hdg"), get("alt"), get("batt"), get("mock"), get("sat"), get("src"),
+                   get("crs", "wgs84"), None, None)
+
+
+def write_rows(cp: psycopg.Copy, batch: Iterable[Inbound]) -> int:
+    cp.set_types(TYPES)
+    n = 0
+    for row in rows(batch):
+        cp.write_row(row)
+        n += 1
+    return n
 
 
 def bare_process_main(settings_json: str, slot: int) -> None:
@@ -47,13 +67,9 @@ def bare_process_main(settings_json: str, slot: int) -> None:
             batch = gather(inbox, settings.ingest_batch_size, settings.ingest_flush_ms / 1000)
             if not batch:
                 continue
-            rows = list(_rows(batch))
-            with conn.transaction(), conn.cursor() as cur:
-                with cur.copy(f"COPY bench_bare ({COLS}) FROM STDIN (FORMAT BINARY)") as cp:
-                    cp.set_types(TYPES)
-                    for row in rows:
-                        cp.write_row(row)
-            ROWS.inc(len(rows))
+            with conn.transaction(), conn.cursor() as cur, cur.copy(COPY_SQL) as cp:
+                n = write_rows(cp, batch)
+            ROWS.inc(n)
             for item in batch:
                 consumer.ack(item)
         consumer.stop(end_session=True)

@@ -1,17 +1,18 @@
 """`gridwatch bench rows`: the ingest's per-heartbeat costs without a broker.
 
 Decoding (the pydantic decoder against the msgspec fast path), a batch's rows
-and COPY image as a slot's decode side builds them, and PostgreSQL's share of
-a COPY into `heartbeat` against the bare benchmark's 6-column table (the
+and COPY image as a slot's decode side builds them, the same for the bare
+benchmark pipeline, and PostgreSQL's share of a COPY into `heartbeat` (the
 backend's CPU, read from /proc when the server runs on this machine).
 """
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import psycopg
+from psycopg.copy import Copy, FileWriter
 
 from cloud.ingest import fast_heartbeats, store
 from cloud.ingest.batch import Inbound
@@ -21,7 +22,8 @@ from gridwatch.settings import load_settings
 from protocols import topics
 from protocols.decode import decode
 
-from .bare import COLS, TYPES
+from . import bare
+from .cpu import cpu_seconds
 from .publisher import build_messages
 
 BATCH = 500  # messages, as `ingest_batch_size`
@@ -33,21 +35,13 @@ def _us_per(n: int, work: Callable[[], object]) -> float:
     return (time.perf_counter() - started) / n * 1e6
 
 
-def _backend_cpu_s(conn: psycopg.Connection) -> float | None:
-    stat = Path(f"/proc/{conn.info.backend_pid}/stat")
-    if not stat.exists():
-        return None  # the server is elsewhere: only wall time is known
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0
-
-
 def _copy_cost(conn: psycopg.Connection, n: int, copy: Callable[[psycopg.Cursor], None]) -> tuple[float, float | None]:
     """(wall us/row, backend CPU us/row or None), committing as a slot does."""
-    cpu0, started = _backend_cpu_s(conn), time.perf_counter()
+    cpu0, started = cpu_seconds([conn.info.backend_pid]), time.perf_counter()
     with conn.transaction(), conn.cursor() as cur:
         copy(cur)
     wall = (time.perf_counter() - started) / n * 1e6
-    cpu1 = _backend_cpu_s(conn)
+    cpu1 = cpu_seconds([conn.info.backend_pid])  # None: the server is elsewhere
     return wall, (cpu1 - cpu0) / n * 1e6 if cpu0 is not None and cpu1 is not None else None
 
 
@@ -68,22 +62,24 @@ def run(dsn: str, heartbeats: int) -> list[str]:
     with psycopg.connect(dsn) as conn:
         with conn.cursor() as cur:
             lines.append(f"COPY image of a batch:          {_us_per(heartbeats, lambda: [setattr(r, 'images', store.encode(cur, r)) for r in all_rows]):6.2f} us/hb")
+            lines.append(f"bare pipeline, rows and image:  {_us_per(heartbeats, lambda: [_bare_image(cur, b) for b in batches]):6.2f} us/hb")
         cols = ", ".join(c for c, _ in store.TABLES["heartbeat"])
-        hb_rows = [row for r in all_rows for row in r.heartbeat]
+        n_rows = sum(len(r.heartbeat) for r in all_rows)
 
         def full(cur: psycopg.Cursor) -> None:
             for r in all_rows:
                 with cur.copy(f"COPY heartbeat ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
                     cp.write(r.images["heartbeat"])
 
-        def bare(cur: psycopg.Cursor) -> None:
-            with cur.copy(f"COPY bench_bare ({COLS}) FROM STDIN (FORMAT BINARY)") as cp:
-                cp.set_types(TYPES)
-                for row in hb_rows:
-                    cp.write_row(row[:3] + row[4:7])
-
-        for name, copy in (("heartbeat (17 columns)", full), ("bench_bare (6 columns)", bare)):
-            wall, cpu = _copy_cost(conn, len(hb_rows), copy)
-            lines.append(f"COPY into {name}: {wall:6.2f} us/row wall, "
-                         + (f"{cpu:.2f} us/row PostgreSQL CPU" if cpu is not None else "server CPU not visible"))
+        wall, cpu = _copy_cost(conn, n_rows, full)
+        lines.append(f"COPY into heartbeat: {wall:6.2f} us/row wall, "
+                     + (f"{cpu:.2f} us/row PostgreSQL CPU" if cpu is not None else "server CPU not visible"))
     return lines
+
+
+def _bare_image(cur: psycopg.Cursor, batch: list[Inbound]) -> bytes:
+    """What the bare pipeline does to a batch before COPY, into memory instead of the server."""
+    buf = io.BytesIO()
+    with Copy(cur, binary=True, writer=FileWriter(buf)) as cp:
+        bare.write_rows(cp, batch)
+    return buf.getvalue()

@@ -1,0 +1,25 @@
+"""CPU seconds that processes on this machine have used, read from /proc (Linux).
+
+Benchmarks report CPU per heartbeat next to throughput: on a shared 2-core box
+the throughput of a case drifts with whatever else runs, while the CPU a
+pipeline spends per heartbeat is what decides how far it scales.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU of these processes (all their threads); None when one is not
+    visible here (another machine, another OS, or it has exited)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
