@@ -8,6 +8,7 @@ only ever sent for what is committed.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -70,15 +71,26 @@ def encode(cur: psycopg.Cursor, rows: Rows) -> dict[str, bytes]:
     for name in TABLES:
         data = getattr(rows, name)
         if data:
-            buf = io.BytesIO()
-            with Copy(cur, binary=True, writer=FileWriter(buf)) as cp:
-                _format(cp, name, data)
-            images[name] = buf.getvalue()
+            images[name] = binary_image(cur, lambda cp: _format(cp, name, data))
     return images
 
 
+def binary_image(cur: psycopg.Cursor, fill: Callable[[Copy], object]) -> bytes:
+    """The binary COPY stream that `fill` writes, made in memory (the cursor only lends its
+    type adapters)."""
+    buf = io.BytesIO()
+    with Copy(cur, binary=True, writer=FileWriter(buf)) as cp:
+        fill(cp)
+    return buf.getvalue()
+
+
+def copy_statement(target: str, name: str) -> str:
+    """Binary COPY into `target` with the columns of TABLES[name], in their order."""
+    return f"COPY {target} ({', '.join(c for c, _ in TABLES[name])}) FROM STDIN (FORMAT BINARY)"
+
+
 def _write_copy(cur: psycopg.Cursor, target: str, name: str, rows: list[tuple], image: bytes | None = None) -> None:
-    with cur.copy(f"COPY {target} ({', '.join(c for c, _ in TABLES[name])}) FROM STDIN (FORMAT BINARY)") as cp:
+    with cur.copy(copy_statement(target, name)) as cp:
         if image is None:
             _format(cp, name, rows)
         else:

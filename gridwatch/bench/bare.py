@@ -20,11 +20,11 @@ from prometheus_client import Counter
 from cloud.ingest.batch import Inbound
 from cloud.ingest.consumer import SlotConsumer
 from cloud.ingest.slot import tune_interpreter
-from cloud.ingest.store import TABLES
+from cloud.ingest.store import TABLES, copy_statement
 from cloud.ingest.worker import gather
 from gridwatch.settings import Settings
 
-COPY_SQL = f"COPY bench_bare ({', '.join(c for c, _ in TABLES['heartbeat'])}) FROM STDIN (FORMAT BINARY)"
+COPY_SQL = copy_statement("bench_bare", "heartbeat")
 TYPES = [t for _, t in TABLES["heartbeat"]]
 # What the benchmark reads to see commits, as it reads the full ingest's rows counter.
 ROWS = Counter("gridwatch_bench_bare_rows_total", "rows committed by the bare pipeline")

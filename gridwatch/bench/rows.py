@@ -7,12 +7,10 @@ backend's CPU, read from /proc when the server runs on this machine).
 """
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable
 
 import psycopg
-from psycopg.copy import Copy, FileWriter
 
 from cloud.ingest import fast_heartbeats, store
 from cloud.ingest.batch import Inbound
@@ -62,13 +60,12 @@ def run(dsn: str, heartbeats: int) -> list[str]:
     with psycopg.connect(dsn) as conn:
         with conn.cursor() as cur:
             lines.append(f"COPY image of a batch:          {_us_per(heartbeats, lambda: [setattr(r, 'images', store.encode(cur, r)) for r in all_rows]):6.2f} us/hb")
-            lines.append(f"bare pipeline, rows and image:  {_us_per(heartbeats, lambda: [_bare_image(cur, b) for b in batches]):6.2f} us/hb")
-        cols = ", ".join(c for c, _ in store.TABLES["heartbeat"])
+            lines.append(f"bare pipeline, rows and image:  {_us_per(heartbeats, lambda: [store.binary_image(cur, lambda cp, b=b: bare.write_rows(cp, b)) for b in batches]):6.2f} us/hb")
         n_rows = sum(len(r.heartbeat) for r in all_rows)
 
         def full(cur: psycopg.Cursor) -> None:
             for r in all_rows:
-                with cur.copy(f"COPY heartbeat ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
+                with cur.copy(store.copy_statement("heartbeat", "heartbeat")) as cp:
                     cp.write(r.images["heartbeat"])
 
         wall, cpu = _copy_cost(conn, n_rows, full)
@@ -76,10 +73,3 @@ def run(dsn: str, heartbeats: int) -> list[str]:
                      + (f"{cpu:.2f} us/row PostgreSQL CPU" if cpu is not None else "server CPU not visible"))
     return lines
 
-
-def _bare_image(cur: psycopg.Cursor, batch: list[Inbound]) -> bytes:
-    """What the bare pipeline does to a batch before COPY, into memory instead of the server."""
-    buf = io.BytesIO()
-    with Copy(cur, binary=True, writer=FileWriter(buf)) as cp:
-        bare.write_rows(cp, batch)
-    return buf.getvalue()
