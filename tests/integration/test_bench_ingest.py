@@ -17,6 +17,9 @@ def test_bench_ingest_measures_both_pipelines_without_loss(capsys):
                                            ("bare", "array50"), ("full", "array50")}
     for r in rows:
         assert float(r[5]) > 0, r  # hb/s
+        # CPU per heartbeat of the slots and their backends: everything runs here, so both are
+        # read (a tiny load may round to 0.00; '-' would mean the accounting failed)
+        assert float(r[10]) >= 0 and float(r[11]) >= 0, r
         assert r[-1] == "0", f"lost heartbeats: {r}"
     assert re.search(r"full/bare array50 x1: \d+\.\d\d", table)
 
