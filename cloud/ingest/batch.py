@@ -15,7 +15,7 @@ from protocols import topics
 from protocols.decode import Reason, Rejection
 from protocols.models import MAX_PAYLOAD_BYTES, DeviceState, Detection, FieldReport, Heartbeat, SensorAlert, WireModel
 
-from . import fast_heartbeats
+from . import fast_heartbeats, pg_time
 
 UTC = timezone.utc
 
@@ -69,14 +69,15 @@ def _b64(value: str | None) -> bytes | None:
     return base64.b64decode(value) if value else None
 
 
-def heartbeat_row(dev: str, m: Heartbeat, received: datetime, grid: str | None = None) -> tuple:
-    return (dev, m.seq, _dt(m.ts), received, m.lat, m.lon, m.acc, m.spd, m.hdg, m.alt, m.batt, m.mock,
-            m.sat, m.src, m.crs, grid, _extra(m))
+def heartbeat_row(dev: str, m: Heartbeat, received_us: int, grid: str | None = None) -> tuple:
+    """ts and received_at in timestamptz's binary form (pg_time), as store.TABLES writes them."""
+    return (dev, m.seq, pg_time.from_unix_ms(m.ts), received_us, m.lat, m.lon, m.acc, m.spd, m.hdg, m.alt,
+            m.batt, m.mock, m.sat, m.src, m.crs, grid, _extra(m))
 
 
-def _shape(dev: str, kind: str, m: WireModel, received: datetime, rows: Rows) -> None:
+def _shape(dev: str, kind: str, m: WireModel, received: datetime, received_us: int, rows: Rows) -> None:
     if kind == "hb":
-        rows.heartbeat.append(heartbeat_row(dev, m, received))
+        rows.heartbeat.append(heartbeat_row(dev, m, received_us))
     elif kind == "det":
         d: Detection = m
         rows.detection.append((dev, d.seq, _dt(d.ts), received, d.kind, d.score, list(d.box), d.cam, d.zone,
@@ -130,8 +131,9 @@ def _note_seen(rows: Rows, dev: str, received: datetime) -> None:
     rows.seen[dev] = received if prev is None or received > prev else prev
 
 
-def _shape_plain_heartbeats(rows: Rows, topic: str, payload: bytes, native: bool, received: datetime, now_ms: int,
-                            max_future_ms: int, device_filter: DeviceFilter | None) -> bool:
+def _shape_plain_heartbeats(rows: Rows, topic: str, payload: bytes, native: bool, received: datetime,
+                            received_us: int, now_ms: int, max_future_ms: int,
+                            device_filter: DeviceFilter | None) -> bool:
     """Shape a plain good heartbeat message straight into rows; False: take the full decoder."""
     if not topic.endswith("/hb") or len(payload) > MAX_PAYLOAD_BYTES:
         return False
@@ -141,7 +143,7 @@ def _shape_plain_heartbeats(rows: Rows, topic: str, payload: bytes, native: bool
     hbs = fast_heartbeats.decode(ref.dev, payload, now_ms, max_future_ms)
     if hbs is None:
         return False
-    rows.heartbeat.extend(fast_heartbeats.rows(ref.dev, hbs, received))
+    rows.heartbeat.extend(fast_heartbeats.rows(ref.dev, hbs, received_us))
     if native:
         rows.seqs.setdefault((ref.dev, "hb"), []).extend(h.seq for h in hbs)
     _note_seen(rows, ref.dev, received)
@@ -153,8 +155,9 @@ def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
     rows = Rows()
     for msg, topic, payload in translated(batch, translators or [], now_ms, rows):
         received = datetime.fromtimestamp(msg.received_at, UTC)
-        if _shape_plain_heartbeats(rows, topic, payload, topic == msg.topic, received, now_ms, max_future_ms,
-                                   device_filter):
+        received_us = pg_time.from_unix(msg.received_at)
+        if _shape_plain_heartbeats(rows, topic, payload, topic == msg.topic, received, received_us, now_ms,
+                                   max_future_ms, device_filter):
             continue
         decoded = wire.decode(topic, payload, now_ms, max_future_ms)
         dev, kind = decoded.dev, decoded.kind
@@ -175,7 +178,7 @@ def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
             for seq in rej.covered() if native else ():
                 _note_seq(rows, dev, kind, seq)
         for m in decoded.messages:
-            _shape(dev, kind, m, received, rows)
+            _shape(dev, kind, m, received, received_us, rows)
             if native:
                 _note_seq(rows, dev, kind, getattr(m, "seq", None))
         if dev is not None and (decoded.messages or refused is None):

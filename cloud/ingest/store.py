@@ -17,11 +17,14 @@ from psycopg import errors as pg_errors
 from psycopg.copy import Copy, FileWriter
 from psycopg.types.json import Jsonb
 
+from . import pg_time
 from .batch import Rows, runs
 
-# Columns and COPY types of each staged table (the staging tables mirror them).
+# Columns and COPY types of each staged table (the staging tables mirror them). heartbeat's
+# ts and received_at are timestamptz columns whose rows carry ints in that type's binary form
+# (pg_time), which int8's dumper writes byte for byte.
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "heartbeat": (("dev", "text"), ("seq", "int8"), ("ts", "timestamptz"), ("received_at", "timestamptz"),
+    "heartbeat": (("dev", "text"), ("seq", "int8"), ("ts", "int8"), ("received_at", "int8"),
                   ("lat", "float8"), ("lon", "float8"), ("acc", "float4"), ("spd", "float4"),
                   ("hdg", "float4"), ("alt", "float4"), ("batt", "float4"), ("mock", "bool"),
                   ("sat", "int2"), ("src", "text"), ("crs", "text"), ("grid", "text"), ("extra", "jsonb")),
@@ -121,8 +124,18 @@ def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool, i
     _write_copy(cur, f"stage_{name}", name, unique)
     col_list = ", ".join(c for c, _ in TABLES[name])
     cur.execute(f"INSERT INTO {name} ({col_list}) SELECT {col_list} FROM stage_{name} "
-                "ORDER BY dev, ts, seq ON CONFLICT DO NOTHING" + (f" RETURNING {col_list}" if want_fresh else ""))
+                "ORDER BY dev, ts, seq ON CONFLICT DO NOTHING" + (f" RETURNING {row_columns(name)}" if want_fresh else ""))
     return cur.fetchall() if want_fresh else []
+
+
+def row_columns(name: str) -> str:
+    """A select list of TABLES[name]'s columns that reads them back as the ingest's rows carry
+    them (int-coded times as ints)."""
+    return ", ".join(f"((extract(epoch FROM {c}) * 1000000)::int8 - {pg_time.EPOCH_MS * 1000})"
+                     if t == "int8" and c in _TIME_COLUMNS else c for c, t in TABLES[name])
+
+
+_TIME_COLUMNS = ("ts", "received_at")
 
 
 def _store_states(cur: psycopg.Cursor, rows: list[tuple]) -> None:

@@ -6,9 +6,11 @@ unacked messages and idempotent storage keeps them single.
 
 Two sides run at once, in order, joined by a one-batch hand-over: the decode
 side (the caller's thread) gathers batches and builds rows; the store side (a
-thread with the slot's database connection) commits them, acks, and walks
-receipts. Measured: a serial slot spent ~45% of its time waiting for
-PostgreSQL to finish a COPY while the next batch sat undecoded.
+thread with the slot's database connection) commits them and acks. Measured: a
+serial slot spent ~45% of its time waiting for PostgreSQL to finish a COPY
+while the next batch sat undecoded. A third thread, the receipt side
+(receipt_side.py), turns what was committed into receipts on a connection of
+its own.
 """
 from __future__ import annotations
 
@@ -19,17 +21,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import orjson
 import psycopg
 
 from gridwatch.settings import Settings
-from protocols import topics
 
 from . import metrics, store
 from .batch import Inbound, Rows
 from .consumer import SlotConsumer
 from .pipeline import TRANSIENT, Pipeline
-from .receipts import DeferredSeqs, ReceiptCoalescer
+from .receipt_side import ReceiptSide
 from .steps import Steps, default_steps
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,8 @@ class IngestWorker:
         # The decode side's: registry refreshes, and type adapters for COPY images.
         self._decode_conn: psycopg.Connection | None = None
         self.pipeline = Pipeline(settings, self.steps)
-        self.receipts = ReceiptCoalescer(settings.receipt_min_interval_s)
-        self.deferred = DeferredSeqs(settings.receipt_min_interval_s)
+        self.receipts = ReceiptSide(settings, slot, self._connect, self.consumer.publish)
         self.stored = 0
-        self._outgoing: list[tuple[str, str, int]] = []  # receipts waiting for _flush_receipts
-        self._gaps_checked = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------
     def run(self, stop: threading.Event, end_session: bool = False) -> None:
@@ -101,7 +98,11 @@ class IngestWorker:
         failure: list[BaseException] = []
         store_side = threading.Thread(target=self._store_side, args=(handover, stop, failure),
                                       name=f"ingest-{self.slot}-store", daemon=True)
+        store_done = threading.Event()
+        receipt_side = threading.Thread(target=self.receipts.run, args=(store_done,),
+                                        name=f"ingest-{self.slot}-receipts", daemon=True)
         store_side.start()
+        receipt_side.start()
         try:
             while not stop.is_set() and store_side.is_alive():
                 batch = gather(self.inbox, self.settings.ingest_batch_size, self.settings.ingest_flush_ms / 1000)
@@ -113,6 +114,8 @@ class IngestWorker:
         finally:
             self._hand_over(handover, _DONE, store_side)
             store_side.join()
+            store_done.set()  # the receipt side's last round covers everything committed
+            receipt_side.join()
             self.consumer.stop(end_session=end_session)
             self._close()
         if failure:
@@ -128,22 +131,13 @@ class IngestWorker:
                 continue
 
     def _store_side(self, handover: queue.Queue, stop: threading.Event, failure: list[BaseException]) -> None:
-        """Commit handed-over batches in order; between them, the receipt bookkeeping."""
+        """Commit handed-over batches in order."""
         try:
-            while True:
+            while (job := handover.get()) is not _DONE:
                 try:
-                    job = handover.get(timeout=0.2)
-                except queue.Empty:
-                    job = None
-                if job is _DONE:
-                    break
-                if job is not None:
-                    try:
-                        self._store(job, stop)
-                    except InterruptedError:
-                        return  # stopping during a database outage: the broker keeps what is unacked
-                self._receipts_round(stop, time.monotonic())
-            self._receipts_round(stop, float("inf"))
+                    self._store(job, stop)
+                except InterruptedError:
+                    return  # stopping during a database outage: the broker keeps what is unacked
         except BaseException as exc:  # noqa: BLE001 - handed to the decode side, which raises it
             log.exception("slot %s: store side failed", self.slot)
             failure.append(exc)
@@ -152,6 +146,7 @@ class IngestWorker:
         for conn in (self._conn, self._decode_conn):
             if conn is not None:
                 conn.close()
+        self.receipts.close()
 
     def drain(self, idle_s: float = 5.0) -> int:
         """Retire this slot without losing what the broker holds for it.
@@ -173,8 +168,8 @@ class IngestWorker:
                     self.handle(batch, stop)
                     handled += len(batch)
                     last = time.monotonic()
-                self._receipts_round(stop, time.monotonic())
-            self._receipts_round(stop, float("inf"))
+                self.receipts.round(time.monotonic())
+            self.receipts.round(float("inf"))
         finally:
             self.consumer.stop(end_session=True)
             self._close()
@@ -218,58 +213,14 @@ class IngestWorker:
         return Prepared(batch, rows, seqs)
 
     def _store(self, job: Prepared, stop: threading.Event) -> None:
-        """Store side: commit, then ack, then receipts for cursors that moved."""
+        """Store side: commit, then ack, then hand what was committed to the receipt side."""
         started = time.perf_counter()
         advanced = self._commit(job, stop)
         for item in job.batch:
             self.consumer.ack(item)
-        now = time.monotonic()
-        for adv in advanced:
-            self._send(self.receipts.offer(adv.dev, adv.kind, adv.seq, now))
-        self._flush_receipts()
+        self.receipts.committed(job.seqs, advanced)
         self._count(job.batch, job.rows or Rows())
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-
-    def _receipts_round(self, stop: threading.Event, now: float) -> None:
-        """Between batches: walk committed seqs into cursors, check for old holes, then claim
-        and publish every receipt that is due (`now` = inf: everything, when stopping)."""
-        self._record_seqs(stop, now)
-        self._send(self.receipts.due(now))
-        self._skip_gaps(stop)
-        self._flush_receipts()
-
-    def _record_seqs(self, stop: threading.Event, now: float) -> None:
-        due = self.deferred.take_due(now)
-        if not due:
-            return
-        try:
-            advanced = store.record_seqs(self._ensure_db(stop), due)
-        except (psycopg.OperationalError, *TRANSIENT) as exc:
-            log.warning("slot %s: receipt cursors not recorded (%s); next time", self.slot, exc)
-            self.deferred.add(due, now if now != float("inf") else time.monotonic())
-            if isinstance(exc, psycopg.OperationalError):
-                self._drop_conn()
-            return
-        for adv in advanced:
-            self._send(self.receipts.offer(adv.dev, adv.kind, adv.seq, time.monotonic()))
-
-    def _skip_gaps(self, stop: threading.Event) -> None:
-        """Step receipt cursors over holes that stayed open too long (migration 0006)."""
-        now = time.monotonic()
-        if now - self._gaps_checked < 60:
-            return
-        self._gaps_checked = now
-        try:
-            with self._ensure_db(stop).transaction() as tx:
-                moved = tx.connection.execute("SELECT dev, kind, seq FROM gw_skip_receipt_gaps(%s * interval '1 s')",
-                                              (self.settings.receipt_gap_timeout_s,)).fetchall()
-        except psycopg.OperationalError as exc:
-            log.warning("slot %s: gap check failed (%s); next time", self.slot, exc)
-            self._drop_conn()
-            return
-        for dev, kind, seq in moved:
-            log.warning("receipts for %s/%s skipped a hole in its seqs, now at %s", dev, kind, seq)
-            self._send(self.receipts.offer(dev, kind, seq, now))
 
     def _refresh(self) -> None:
         """Registry state for the decode side, on its own connection (the store side's is busy)."""
@@ -290,9 +241,7 @@ class IngestWorker:
         while True:
             conn = self._ensure_db(stop)
             try:
-                advanced = self.pipeline.commit(conn, job.batch, job.rows)
-                self.deferred.add(job.seqs, time.monotonic())
-                return advanced
+                return self.pipeline.commit(conn, job.batch, job.rows)
             except TRANSIENT as exc:
                 metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
                 log.info("slot %s: %s; retrying the batch", self.slot, type(exc).__name__)
@@ -310,36 +259,6 @@ class IngestWorker:
                 self._conn.close()
             finally:
                 self._conn = None
-
-    def _send(self, receipts: list[tuple[str, str, int]]) -> None:
-        """Queue the receipts this slot's coalescer let through (`_flush_receipts` publishes)."""
-        self._outgoing.extend(receipts)
-
-    def _flush_receipts(self) -> None:
-        """Publish the queued receipts that no other slot has just sent (one claim for all)."""
-        if not self._outgoing:
-            return
-        wanted: dict[tuple[str, str], int] = {}
-        for dev, kind, seq in self._outgoing:
-            wanted[(dev, kind)] = max(seq, wanted.get((dev, kind), -1))
-        self._outgoing = []
-        claimed: list[store.Advanced] = []
-        if self._conn is not None and not self._conn.closed:
-            try:
-                claimed = store.claim_receipts(self._conn, list(wanted), self.settings.receipt_min_interval_s)
-            except (psycopg.OperationalError, *TRANSIENT) as exc:
-                log.warning("slot %s: receipts held back (%s)", self.slot, exc)
-                if isinstance(exc, psycopg.OperationalError):
-                    self._drop_conn()
-        now = time.monotonic()
-        for dev, kind in wanted.keys() - {(a.dev, a.kind) for a in claimed}:
-            self.receipts.hold(dev, kind, wanted[(dev, kind)], now)
-        now_ms = int(time.time() * 1000)
-        for adv in claimed:
-            self.receipts.sent(adv.dev, adv.kind, now)
-            payload = orjson.dumps({"v": 1, "kind": adv.kind, "seq": adv.seq, "ts": now_ms})
-            self.consumer.publish(topics.build(adv.dev, "ack"), payload)
-            metrics.RECEIPTS.inc()
 
     def _count(self, batch: list[Inbound], rows: Rows) -> None:
         metrics.MESSAGES.labels(str(self.slot)).inc(len(batch))

@@ -25,14 +25,19 @@ from cloud.ingest.worker import gather
 from gridwatch.settings import Settings
 
 COPY_SQL = copy_statement("bench_bare", "heartbeat")
-TYPES = [t for _, t in TABLES["heartbeat"]]
+# The obvious representation of times: datetimes, dumped as timestamptz. (The full ingest carries
+# the same values as ints in timestamptz's binary form, cloud/ingest/pg_time.py: the bytes that
+# reach PostgreSQL are the same, tests/integration/test_bench_ingest.py.)
+TIME_COLUMNS = ("ts", "received_at")
+TYPES = ["timestamptz" if c in TIME_COLUMNS else t for c, t in TABLES["heartbeat"]]
 # What the benchmark reads to see commits, as it reads the full ingest's rows counter.
 ROWS = Counter("gridwatch_bench_bare_rows_total", "rows committed by the bare pipeline")
 UTC = timezone.utc
 
 
 def rows(batch: Iterable[Inbound]) -> Iterator[tuple]:
-    """heartbeat's columns, in store.TABLES order, from whatever each message holds (no grid, no extra)."""
+    """heartbeat's columns, in store.TABLES order, from whatever each message holds (no grid, no extra);
+    times as datetimes."""
     fromtimestamp = datetime.fromtimestamp
     for item in batch:
         dev = item.topic.split("/")[2]

@@ -3,8 +3,26 @@ committed and counted, and the table carries the figures the README quotes."""
 from __future__ import annotations
 
 import re
+import time
 
+import psycopg
+
+from cloud.ingest import store
+from cloud.ingest.batch import build_rows
+from gridwatch.bench import bare
 from gridwatch.cli import main
+from tests.support.batches import mixed_batch
+
+
+def test_bare_and_full_pipelines_send_postgresql_the_same_bytes(db_url):
+    """The bare one with datetimes, the full one with ints in timestamptz's binary form."""
+    now_ms = int(time.time() * 1000)
+    batch = mixed_batch(now_ms)
+    with psycopg.connect(db_url) as conn, conn.cursor() as cur:
+        full = store.encode(cur, build_rows(batch, now_ms, 86_400_000))["heartbeat"]
+        reference = store.binary_image(cur, lambda cp: bare.write_rows(cp, batch))
+    assert len(full) > 321 * 17 * 4
+    assert full == reference
 
 
 def test_bench_ingest_measures_both_pipelines_without_loss(capsys):

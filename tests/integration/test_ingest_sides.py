@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timezone
 
 import orjson
 import psycopg
@@ -24,7 +25,7 @@ def hb(seq, **extra):
     return {"v": 1, "seq": seq, "ts": 1_790_000_000_000 + seq * 1000, "lat": 31.23, "lon": 121.47, "acc": 8.0, **extra}
 
 
-HB_COLUMNS = ", ".join(c for c, _ in store.TABLES["heartbeat"])
+HB_COLUMNS = store.row_columns("heartbeat")
 
 
 def test_a_copy_image_stores_the_very_rows_it_was_made_from(broker, db_url):
@@ -43,6 +44,37 @@ def test_a_copy_image_stores_the_very_rows_it_was_made_from(broker, db_url):
         stored = conn.execute(f"SELECT {HB_COLUMNS} FROM heartbeat WHERE dev = %s ORDER BY seq", (dev,)).fetchall()
     assert stored == sorted(rows.heartbeat, key=lambda r: r[1])
     assert stored[2][-1] == {"note": "kept as extra"}
+    with psycopg.connect(db_url) as conn:
+        times = conn.execute("SELECT ts, received_at FROM heartbeat WHERE dev = %s ORDER BY seq", (dev,)).fetchall()
+    # timestamptz's binary form is exact: the wire's milliseconds and the arrival's microseconds
+    assert [t for t, _ in times] == [datetime.fromtimestamp(hb(i)["ts"] / 1000, timezone.utc) for i in range(4)]
+    assert times[0][1] == datetime.fromtimestamp(batch[0].received_at, timezone.utc)
+
+
+class Collect:
+    """A reactor on heartbeat: what the store hands it as fresh."""
+
+    tables = ("heartbeat",)
+
+    def __init__(self):
+        self.fresh: list[tuple] = []
+
+    def react(self, cur, fresh):
+        self.fresh += fresh["heartbeat"]
+
+
+def test_a_reactor_gets_fresh_rows_as_the_batch_carries_them_on_both_store_paths(broker, db_url):
+    dev = new_dev()
+    pipeline = Pipeline(ingest_settings(broker, db_url), Steps())
+    first = pipeline.rows([Inbound(topics.build(dev, "hb"), orjson.dumps([hb(0), hb(1)]), 0, time.time())])
+    # a redelivery of seq 1 beside a new seq 2: the COPY meets a duplicate, the staging path takes over
+    second = pipeline.rows([Inbound(topics.build(dev, "hb"), orjson.dumps([hb(1), hb(2, batt=0.5)]), 1, time.time())])
+    with psycopg.connect(db_url) as conn:
+        for rows, new in ((first, first.heartbeat), (second, second.heartbeat[1:])):
+            reactor = Collect()
+            store.write(conn, rows, [reactor])
+            conn.commit()
+            assert reactor.fresh == new
 
 
 def test_a_batch_that_cannot_be_encoded_ahead_is_stored_by_the_store_side(broker, db_url, monkeypatch):
