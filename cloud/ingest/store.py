@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 
+import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.copy import Copy, FileWriter
@@ -176,22 +177,31 @@ def advance(cursor: int, batch_runs: list[tuple[int, int]], pending: list[tuple[
     return cursor
 
 
+# Receipt statements take their keys as one JSON parameter: psycopg dumps a list parameter
+# element by element in Python, which was ~40% of a receipt's CPU (cProfile, 250 keys a round);
+# orjson makes the whole list in one C call.
+_KEYS = "SELECT k->>0, k->>1 FROM jsonb_array_elements(%s::jsonb) AS k"  # [[dev, kind], ...]
+_ADVANCED = "jsonb_to_recordset(%s::jsonb) AS m(dev text, kind text, seq int8)"  # [Advanced, ...]
+
+
+def _json(values: list) -> str:
+    return orjson.dumps(values).decode()
+
+
 def _lock_cursors(cur: psycopg.Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Current cursor of each key (created at -1 if new), locked in key order."""
-    arrays = ([d for d, _ in keys], [k for _, k in keys])
-    cur.execute("INSERT INTO receipt_cursor (dev, kind) SELECT * FROM unnest(%s::text[], %s::text[]) "
-                "ON CONFLICT DO NOTHING", arrays)
+    param = (_json(keys),)
+    cur.execute(f"INSERT INTO receipt_cursor (dev, kind) {_KEYS} ON CONFLICT DO NOTHING", param)
     return {(d, k): s for d, k, s in cur.execute(
-        "SELECT dev, kind, seq FROM receipt_cursor WHERE (dev, kind) IN "
-        "(SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY dev, kind FOR UPDATE", arrays).fetchall()}
+        f"SELECT dev, kind, seq FROM receipt_cursor WHERE (dev, kind) IN ({_KEYS}) "
+        "ORDER BY dev, kind FOR UPDATE", param).fetchall()}
 
 
 def _pending_runs(cur: psycopg.Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[tuple[int, int]]]:
     """Runs waiting behind a hole (usually none)."""
     out: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for d, k, lo, hi in cur.execute(
-            "SELECT dev, kind, lo, hi FROM seq_ledger WHERE (dev, kind) IN "
-            "(SELECT * FROM unnest(%s::text[], %s::text[]))", ([d for d, _ in keys], [k for _, k in keys])):
+    for d, k, lo, hi in cur.execute(f"SELECT dev, kind, lo, hi FROM seq_ledger WHERE (dev, kind) IN ({_KEYS})",
+                                    (_json(keys),)):
         out.setdefault((d, k), []).append((lo, hi))
     return out
 
@@ -220,15 +230,12 @@ def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]]
             # A repeat of what the cursor already covers: its receipt was lost, send it again.
             out.append(Advanced(*key, before[key]))
     if moved:
-        cur.execute("UPDATE receipt_cursor c SET seq = m.seq, updated_at = now() "
-                    "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS m(dev, kind, seq) "
-                    "WHERE c.dev = m.dev AND c.kind = m.kind",
-                    ([a.dev for a in moved], [a.kind for a in moved], [a.seq for a in moved]))
+        cur.execute(f"UPDATE receipt_cursor c SET seq = m.seq, updated_at = now() FROM {_ADVANCED} "
+                    "WHERE c.dev = m.dev AND c.kind = m.kind", (_json(moved),))
         stale = [a for a in moved if (a.dev, a.kind) in pending]
         if stale:
-            cur.execute("DELETE FROM seq_ledger l USING unnest(%s::text[], %s::text[], %s::bigint[]) AS m(dev, kind, seq) "
-                        "WHERE l.dev = m.dev AND l.kind = m.kind AND l.hi <= m.seq",
-                        ([a.dev for a in stale], [a.kind for a in stale], [a.seq for a in stale]))
+            cur.execute(f"DELETE FROM seq_ledger l USING {_ADVANCED} "
+                        "WHERE l.dev = m.dev AND l.kind = m.kind AND l.hi <= m.seq", (_json(stale),))
     if waiting:
         with cur.copy("COPY seq_ledger (dev, kind, lo, hi) FROM STDIN") as cp:
             for row in waiting:
@@ -236,10 +243,10 @@ def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]]
     return moved + out
 
 
-_CLAIM_RECEIPTS = """
+_CLAIM_RECEIPTS = f"""
 WITH mine AS (
     SELECT c.dev, c.kind FROM receipt_cursor c
-    WHERE (c.dev, c.kind) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+    WHERE (c.dev, c.kind) IN ({_KEYS})
     ORDER BY c.dev, c.kind FOR UPDATE  -- in key order, as the cursor walks lock them
 )
 UPDATE receipt_cursor c SET sent_at = now()
@@ -260,7 +267,7 @@ def claim_receipts(conn: psycopg.Connection, keys: list[tuple[str, str]], interv
     keys = sorted(set(keys))
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SET LOCAL synchronous_commit = off")
-        rows = cur.execute(_CLAIM_RECEIPTS, ([d for d, _ in keys], [k for _, k in keys], interval_s)).fetchall()
+        rows = cur.execute(_CLAIM_RECEIPTS, (_json(keys), interval_s)).fetchall()
     return [Advanced(*r) for r in rows]
 
 
