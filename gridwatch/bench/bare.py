@@ -64,7 +64,7 @@ def bare_process_main(settings_json: str, slot: int) -> None:
     tune_interpreter(settings)  # the interpreter as a real slot runs it
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    inbox: queue.Queue = queue.Queue(maxsize=settings.ingest_receive_maximum * 2)
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
     consumer = SlotConsumer(settings, slot, inbox)
     with psycopg.connect(settings.database_url) as conn:
         consumer.start()
