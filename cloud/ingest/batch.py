@@ -126,13 +126,13 @@ def translated(batch: Iterable[Inbound], translators: list, now_ms: int,
             yield msg, topic, payload
 
 
-def _note_seen(rows: Rows, dev: str, received: datetime) -> None:
-    prev = rows.seen.get(dev)
-    rows.seen[dev] = received if prev is None or received > prev else prev
+def _note_seen(seen: dict[str, float], dev: str, received_at: float) -> None:
+    if dev not in seen or received_at > seen[dev]:
+        seen[dev] = received_at
 
 
-def _shape_plain_heartbeats(rows: Rows, topic: str, payload: bytes, native: bool, received: datetime,
-                            received_us: int, now_ms: int, max_future_ms: int,
+def _shape_plain_heartbeats(rows: Rows, seen: dict[str, float], topic: str, payload: bytes, native: bool,
+                            received_at: float, received_us: int, now_ms: int, max_future_ms: int,
                             device_filter: DeviceFilter | None) -> bool:
     """Shape a plain good heartbeat message straight into rows; False: take the full decoder."""
     if not topic.endswith("/hb") or len(payload) > MAX_PAYLOAD_BYTES:
@@ -145,20 +145,21 @@ def _shape_plain_heartbeats(rows: Rows, topic: str, payload: bytes, native: bool
         return False
     rows.heartbeat.extend(fast_heartbeats.rows(ref.dev, hbs, received_us))
     if native:
-        rows.seqs.setdefault((ref.dev, "hb"), []).extend(h.seq for h in hbs)
-    _note_seen(rows, ref.dev, received)
+        rows.seqs.setdefault((ref.dev, "hb"), []).extend([h.seq for h in hbs])
+    _note_seen(seen, ref.dev, received_at)
     return True
 
 
 def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
                device_filter: DeviceFilter | None = None, translators: list | None = None) -> Rows:
     rows = Rows()
+    seen: dict[str, float] = {}  # dev -> latest arrival, made datetimes once per device at the end
     for msg, topic, payload in translated(batch, translators or [], now_ms, rows):
-        received = datetime.fromtimestamp(msg.received_at, UTC)
         received_us = pg_time.from_unix(msg.received_at)
-        if _shape_plain_heartbeats(rows, topic, payload, topic == msg.topic, received, received_us, now_ms,
-                                   max_future_ms, device_filter):
+        if _shape_plain_heartbeats(rows, seen, topic, payload, topic == msg.topic, msg.received_at, received_us,
+                                   now_ms, max_future_ms, device_filter):
             continue
+        received = datetime.fromtimestamp(msg.received_at, UTC)
         decoded = wire.decode(topic, payload, now_ms, max_future_ms)
         dev, kind = decoded.dev, decoded.kind
         refused = device_filter(dev) if (dev is not None and device_filter) else None
@@ -182,7 +183,8 @@ def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
             if native:
                 _note_seq(rows, dev, kind, getattr(m, "seq", None))
         if dev is not None and (decoded.messages or refused is None):
-            _note_seen(rows, dev, received)
+            _note_seen(seen, dev, msg.received_at)
+    rows.seen = {dev: datetime.fromtimestamp(at, UTC) for dev, at in seen.items()}
     return rows
 
 

@@ -9,9 +9,10 @@ from datetime import datetime, timezone
 
 import orjson
 import psycopg
+import pytest
 
 from cloud.broker.config import RELAY_USER
-from cloud.ingest import store
+from cloud.ingest import store, worker
 from cloud.ingest.batch import Inbound
 from cloud.ingest.pipeline import Pipeline
 from cloud.ingest.steps import Steps
@@ -88,7 +89,8 @@ def test_a_batch_that_cannot_be_encoded_ahead_is_stored_by_the_store_side(broker
         assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 20, params=(dev,)) == 20
 
 
-def test_a_failed_store_side_stops_the_slot_and_its_batch_comes_back(broker, db_url, monkeypatch):
+@pytest.mark.parametrize("per_message", [1, 500], ids=["stored inline", "handed over"])
+def test_a_failed_store_stops_the_slot_and_its_batch_comes_back(broker, db_url, monkeypatch, per_message):
     settings = ingest_settings(broker, db_url)
     dev = new_dev()
     failing = IngestWorker(settings, 1)
@@ -105,11 +107,16 @@ def test_a_failed_store_side_stops_the_slot_and_its_batch_comes_back(broker, db_
     thread.start()
     assert failing.consumer.connected.wait(10)
     time.sleep(0.3)  # SUBACK
-    publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), orjson.dumps(hb(i))) for i in range(5)])
+    # singles: whatever the batches, below worker.INLINE_BELOW_ROWS; arrays of 500: each at it
+    payloads = [orjson.dumps(hb(i) if per_message == 1 else [hb(i * 500 + j) for j in range(500)]) for i in range(5)]
+    assert (per_message >= worker.INLINE_BELOW_ROWS) == (per_message > 1)
+    publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), p) for p in payloads])
     thread.join(15)
-    assert not thread.is_alive(), "the decode side kept consuming after its store side died"
-    assert outcome and isinstance(outcome[0].__cause__, RuntimeError)
+    assert not thread.is_alive(), "the decode side kept consuming after its store failed"
+    assert outcome and str(outcome[0]) == "ingest slot 1: store failed"
+    assert isinstance(outcome[0].__cause__, RuntimeError) and str(outcome[0].__cause__) == "store broke"
     assert query(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", (dev,)) == [(0,)]
     # Nothing was acked: the same slot, restarted, gets the messages again and stores them.
     with running_worker(settings):
-        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 5, params=(dev,)) == 5
+        assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 5 * per_message,
+                         params=(dev,)) == 5 * per_message
