@@ -37,17 +37,24 @@ log = logging.getLogger(__name__)
 
 
 def gather(inbox: queue.SimpleQueue, max_items: int, flush_s: float, idle_s: float = 0.2) -> list[Inbound]:
-    """Up to `max_items`, waiting at most `flush_s` after the first arrives.
+    """Up to `max_items`, waiting at most `flush_s` after the first arrives (`idle_s` for it).
 
-    Once a batch has begun, an empty inbox is polled after short sleeps rather than waited
-    on: a waiter makes every put of the MQTT thread wake it (a futex call under the GIL),
-    which with one heartbeat per message cost a slot ~10 us a message (py-spy --gil)."""
-    try:
-        batch = [inbox.get(timeout=idle_s)]
-    except queue.Empty:
-        return []
-    deadline = time.monotonic() + flush_s
+    The inbox is polled after short sleeps, never waited on: a waiter makes every put of
+    the MQTT thread wake it (a futex call under the GIL; ~10 us a message with one
+    heartbeat each, py-spy --gil), and SimpleQueue.get with a timeout can block for good
+    when a signal interrupts it near its deadline (CPython 3.11; seen here: a slot that
+    never saw its SIGTERM; tests/unit/test_gather.py)."""
     get = inbox.get_nowait
+    give_up = time.monotonic() + idle_s
+    while True:
+        try:
+            batch = [get()]
+            break
+        except queue.Empty:
+            if time.monotonic() >= give_up:
+                return []
+            time.sleep(GATHER_IDLE_POLL_S)
+    deadline = time.monotonic() + flush_s
     while len(batch) < max_items:
         try:
             batch.append(get())
@@ -61,7 +68,8 @@ def gather(inbox: queue.SimpleQueue, max_items: int, flush_s: float, idle_s: flo
     return batch
 
 
-GATHER_POLL_S = 0.001
+GATHER_POLL_S = 0.001  # within a batch
+GATHER_IDLE_POLL_S = 0.005  # for its first message: an idle slot wakes 200 times a second
 
 
 @dataclass(slots=True)

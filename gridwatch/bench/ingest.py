@@ -212,6 +212,9 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
                 p.terminate()
             for p in procs:
                 p.join(30)
+                if p.is_alive():  # a slot that ignores SIGTERM must not outlive its database
+                    p.kill()
+                    p.join()
 
 
 def prepare_database(dsn: str) -> None:
