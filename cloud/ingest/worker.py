@@ -9,9 +9,9 @@ side (the caller's thread) gathers batches and builds rows; the store side (a
 thread with the slot's database connection) commits them and acks. Measured: a
 serial slot spent ~45% of its time waiting for PostgreSQL to finish a COPY
 while the next batch sat undecoded. Small batches (single heartbeats) are not
-handed over: the decode side stores them itself (INLINE_BELOW_ROWS). A third thread, the receipt side
-(receipt_side.py), turns what was committed into receipts on a connection of
-its own.
+handed over: the decode side stores them itself (INLINE_BELOW_ROWS). A third
+thread, the receipt side (receipt_side.py), turns what was committed into
+receipts on a connection of its own.
 """
 from __future__ import annotations
 
