@@ -73,7 +73,7 @@ class SlotConsumer:
         self.inbox = inbox
         # QoS 1 needs no bound here: the broker sends at most ReceiveMaximum unacked messages.
         # QoS 0 (outside clients) has no such window, so the MQTT thread waits at this depth.
-        self.inbox_limit = settings.ingest_receive_maximum * 2
+        self._inbox_limit = settings.ingest_receive_maximum * 2
         self._stopping = False
         self.connected = threading.Event()
         self.session_present: bool | None = None
@@ -141,6 +141,6 @@ class SlotConsumer:
         # Only enqueue: decoding and storage happen on the worker thread. A SimpleQueue, not a
         # Queue: its put takes no Python-level lock that the worker's polls contend for
         # (py-spy --gil: ~4 us a message with Queue).
-        while self.inbox.qsize() >= self.inbox_limit and not self._stopping:
+        while self.inbox.qsize() >= self._inbox_limit and not self._stopping:
             time.sleep(0.001)
         self.inbox.put(Inbound(msg.topic, msg.payload, msg.mid, time.time(), msg.qos))

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta, timezone
 
 EPOCH_MS = 946_684_800_000  # 2000-01-01T00:00:00Z in Unix milliseconds
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
-_US = timedelta(microseconds=1)
 
 
 def from_unix_ms(ms: int) -> int:
@@ -23,10 +22,6 @@ def from_unix_ms(ms: int) -> int:
 def from_unix(seconds: float) -> int:
     """A `time.time()` value, to the nearest microsecond."""
     return round(seconds * 1_000_000) - EPOCH_MS * 1000
-
-
-def from_datetime(dt: datetime) -> int:
-    return (dt - _EPOCH) // _US
 
 
 def to_datetime(us: int) -> datetime:

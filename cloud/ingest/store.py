@@ -21,9 +21,10 @@ from psycopg.types.json import Jsonb
 from . import pg_time
 from .batch import Rows, runs
 
-# Columns and COPY types of each staged table (the staging tables mirror them). heartbeat's
-# ts and received_at are timestamptz columns whose rows carry ints in that type's binary form
-# (pg_time), which int8's dumper writes byte for byte.
+# Columns and COPY types of each staged table (the staging tables mirror them). INT_TIMES are
+# timestamptz columns whose rows carry ints in that type's binary form (pg_time), which int8's
+# dumper writes byte for byte.
+INT_TIMES: dict[str, tuple[str, ...]] = {"heartbeat": ("ts", "received_at")}
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "heartbeat": (("dev", "text"), ("seq", "int8"), ("ts", "int8"), ("received_at", "int8"),
                   ("lat", "float8"), ("lon", "float8"), ("acc", "float4"), ("spd", "float4"),
@@ -101,22 +102,10 @@ def _write_copy(cur: psycopg.Cursor, target: str, name: str, rows: list[tuple], 
             cp.write(image)
 
 
-def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool, image: bytes | None,
-          direct: bool) -> list[tuple]:
-    """Insert what is new; returns the new rows when asked.
-
-    Redeliveries are rare (a slot crash, a device resend), so `write` first tries
-    every table `direct`ly: COPY straight into the table (`image`, when given, is
-    `rows` already encoded); when that succeeds every row was new and unique. Only
-    when a COPY meets an existing key (in the table or twice in the batch) does
-    `write` roll back and take the slower way, COPY into staging then INSERT ...
-    ON CONFLICT DO NOTHING, sorted by key so concurrent slots take index locks in
-    one order. (Two slots racing on the same new keys in the direct path can
-    deadlock; the worker retries that as a transient error.)
-    """
-    if direct:
-        _write_copy(cur, name, name, rows, image)
-        return rows if want_fresh else []
+def _insert_new(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool) -> list[tuple]:
+    """The slower way `write` takes when a direct COPY met an existing key (in the table or
+    twice in the batch): COPY into staging, then INSERT ... ON CONFLICT DO NOTHING, sorted by
+    key so concurrent slots take index locks in one order. Returns the new rows when asked."""
     unique = list(dict(zip(map(_key, rows), rows)).values())
     # Temporary: private to this connection, emptied at commit; made here, on the rare path.
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{name} (LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
@@ -129,12 +118,9 @@ def _copy(cur: psycopg.Cursor, name: str, rows: list[tuple], want_fresh: bool, i
 
 def row_columns(name: str) -> str:
     """A select list of TABLES[name]'s columns that reads them back as the ingest's rows carry
-    them (int-coded times as ints)."""
+    them (INT_TIMES as ints)."""
     return ", ".join(f"((extract(epoch FROM {c}) * 1000000)::int8 - {pg_time.EPOCH_MS * 1000})"
-                     if t == "int8" and c in _TIME_COLUMNS else c for c, t in TABLES[name])
-
-
-_TIME_COLUMNS = ("ts", "received_at")
+                     if c in INT_TIMES.get(name, ()) else c for c, _ in TABLES[name])
 
 
 def _store_states(cur: psycopg.Cursor, rows: list[tuple]) -> None:
@@ -278,9 +264,12 @@ def record_seqs(conn: psycopg.Connection, seqs: dict[tuple[str, str], list[int]]
 def write(conn: psycopg.Connection, rows: Rows, reactors: list | None = None) -> list[Advanced]:
     """Store one batch atomically, run the reactors on what was new; returns receipts to send.
 
-    Direct COPYs first, without a savepoint each (two round trips a table and batch, a few
-    microseconds per message when messages come one heartbeat each); a duplicate rolls the
-    whole batch back and stores it through staging (`_copy`)."""
+    Redeliveries are rare (a slot crash, a device resend), so every table is first COPYed
+    directly (from `rows.images` when encoded ahead): when that succeeds every row was new
+    and unique. A duplicate rolls the whole batch back and stores it through staging
+    (`_insert_new`); no savepoint per table (two round trips a table and batch, a few
+    microseconds per message when messages come one heartbeat each). Two slots racing on
+    the same new keys directly can deadlock; the worker retries that as a transient error."""
     try:
         return _write(conn, rows, reactors or [], direct=True)
     except pg_errors.UniqueViolation:
@@ -293,8 +282,13 @@ def _write(conn: psycopg.Connection, rows: Rows, reactors: list, direct: bool) -
     with conn.transaction(), conn.cursor() as cur:
         for name in TABLES:
             data = getattr(rows, name)
-            if data:
-                fresh[name] = _copy(cur, name, data, name in wanted, rows.images.get(name), direct)
+            if not data:
+                continue
+            if direct:
+                _write_copy(cur, name, name, data, rows.images.get(name))
+                fresh[name] = data if name in wanted else []
+            else:
+                fresh[name] = _insert_new(cur, name, data, name in wanted)
         if rows.dead_letter:
             with cur.copy("COPY dead_letter (received_at, topic, payload, reason, detail, dev, seq) "
                           "FROM STDIN") as cp:

@@ -9,7 +9,7 @@ side (the caller's thread) gathers batches and builds rows; the store side (a
 thread with the slot's database connection) commits them and acks. Measured: a
 serial slot spent ~45% of its time waiting for PostgreSQL to finish a COPY
 while the next batch sat undecoded. Small batches (single heartbeats) are not
-handed over: the decode side stores them itself (INLINE_BELOW_ROWS). A third
+handed over: the decode side stores them itself (`_dispatch`). A third
 thread, the receipt side (receipt_side.py), turns what was committed into
 receipts on a connection of its own.
 """
@@ -44,27 +44,21 @@ def gather(inbox: queue.SimpleQueue, max_items: int, flush_s: float, idle_s: flo
     heartbeat each, py-spy --gil), and SimpleQueue.get with a timeout can block for good
     when a signal interrupts it near its deadline (CPython 3.11; seen here: a slot that
     never saw its SIGTERM; tests/unit/test_gather.py)."""
+    batch: list[Inbound] = []
     get = inbox.get_nowait
-    give_up = time.monotonic() + idle_s
-    while True:
-        try:
-            batch = [get()]
-            break
-        except queue.Empty:
-            if time.monotonic() >= give_up:
-                return []
-            time.sleep(GATHER_IDLE_POLL_S)
-    deadline = time.monotonic() + flush_s
+    deadline = time.monotonic() + idle_s
     while len(batch) < max_items:
         try:
             batch.append(get())
+            if len(batch) == 1:
+                deadline = time.monotonic() + flush_s
             continue
         except queue.Empty:
             pass
         left = deadline - time.monotonic()
         if left <= 0:
             break
-        time.sleep(min(left, GATHER_POLL_S))
+        time.sleep(min(left, GATHER_POLL_S if batch else GATHER_IDLE_POLL_S))
     return batch
 
 
@@ -82,13 +76,6 @@ class Prepared:
 
 
 _DONE = object()  # hand-over sentinel: the decode side has stopped
-
-# A batch with fewer rows is stored by the decode side itself, once the store side is idle.
-# Handing over pays when PostgreSQL's COPY of a batch is long enough to decode the next one
-# meanwhile (50 arrays of 50: one slot 195-211k hb/s handed over, 122-147k inline); with one
-# heartbeat per message it does not, and the threads' contention for the GIL cost ~15 us a
-# message (50 singles: 12.7-13.3k msg/s handed over, 14.0-16.9k inline; gridwatch bench ingest).
-INLINE_BELOW_ROWS = 500
 
 
 class IngestWorker:
@@ -127,19 +114,8 @@ class IngestWorker:
         try:
             while not stop.is_set() and store_side.is_alive():
                 batch = gather(self.inbox, self.settings.ingest_batch_size, self.settings.ingest_flush_ms / 1000)
-                if not batch:
-                    continue
-                job = self._prepare(batch)
-                if job.rows is None or job.rows.count() >= INLINE_BELOW_ROWS:
-                    self._hand_over(handover, job, store_side)
-                    continue
-                if self._store_side_idle(handover, store_side):
-                    try:
-                        self._store(job, stop)
-                    except InterruptedError:
-                        break  # stopping during a database outage: the broker keeps what is unacked
-                    except Exception as exc:
-                        raise RuntimeError(f"ingest slot {self.slot}: store failed") from exc
+                if batch and not self._dispatch(self._prepare(batch), handover, store_side, stop):
+                    break
         except BaseException:
             stop.set()  # the store side stops retrying too: its current batch stays unacked
             raise
@@ -152,6 +128,24 @@ class IngestWorker:
             self._close()
         if failure:
             raise RuntimeError(f"ingest slot {self.slot}: store failed") from failure[0]
+
+    def _dispatch(self, job: Prepared, handover: queue.Queue, store_side: threading.Thread,
+                  stop: threading.Event) -> bool:
+        """Hand a batch to the store side, or store a small one here once the store side is
+        idle. Handing over pays when PostgreSQL's COPY of a batch is long enough to decode the
+        next one meanwhile; with one heartbeat per message it does not, and the threads'
+        contention for the GIL cost ~15 us a message (README "Benchmarks",
+        `GRIDWATCH_INGEST_INLINE_BELOW_ROWS`). False: stopped during a database outage."""
+        if job.rows is None or job.rows.count() >= self.settings.ingest_inline_below_rows:
+            self._hand_over(handover, job, store_side)
+        elif self._store_side_idle(handover, store_side):
+            try:
+                self._store(job, stop)
+            except InterruptedError:
+                return False  # the broker keeps what is unacked
+            except Exception as exc:
+                raise RuntimeError(f"ingest slot {self.slot}: store failed") from exc
+        return True
 
     @staticmethod
     def _store_side_idle(handover: queue.Queue, store_side: threading.Thread) -> bool:

@@ -20,7 +20,7 @@ from prometheus_client import Counter
 from cloud.ingest.batch import Inbound
 from cloud.ingest.consumer import SlotConsumer
 from cloud.ingest.slot import tune_interpreter
-from cloud.ingest.store import TABLES, copy_statement
+from cloud.ingest.store import INT_TIMES, TABLES, copy_statement
 from cloud.ingest.worker import gather
 from gridwatch.settings import Settings
 
@@ -28,8 +28,7 @@ COPY_SQL = copy_statement("bench_bare", "heartbeat")
 # The obvious representation of times: datetimes, dumped as timestamptz. (The full ingest carries
 # the same values as ints in timestamptz's binary form, cloud/ingest/pg_time.py: the bytes that
 # reach PostgreSQL are the same, tests/integration/test_bench_ingest.py.)
-TIME_COLUMNS = ("ts", "received_at")
-TYPES = ["timestamptz" if c in TIME_COLUMNS else t for c, t in TABLES["heartbeat"]]
+TYPES = ["timestamptz" if c in INT_TIMES["heartbeat"] else t for c, t in TABLES["heartbeat"]]
 # What the benchmark reads to see commits, as it reads the full ingest's rows counter.
 ROWS = Counter("gridwatch_bench_bare_rows_total", "rows committed by the bare pipeline")
 UTC = timezone.utc
