@@ -69,9 +69,6 @@ class Settings(BaseSettings):
     max_future_skew_s: int = 24 * 3600
     # A slot process's GIL switch interval (CPython's default is 5 ms): see cloud/ingest/slot.py.
     ingest_switch_interval_ms: float = Field(default=0.5, gt=0, le=100)
-    # A batch with fewer rows is stored by a slot's decode side itself: see cloud/ingest/worker.py.
-    # 0: always hand over to the store side.
-    ingest_inline_below_rows: int = Field(default=500, ge=0)
 
     # Storage
     partition_days_ahead: int = Field(default=7, ge=1, le=90)

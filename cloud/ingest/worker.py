@@ -8,10 +8,9 @@ Two sides run at once, in order, joined by a one-batch hand-over: the decode
 side (the caller's thread) gathers batches and builds rows; the store side (a
 thread with the slot's database connection) commits them and acks. Measured: a
 serial slot spent ~45% of its time waiting for PostgreSQL to finish a COPY
-while the next batch sat undecoded. Small batches (single heartbeats) are not
-handed over: the decode side stores them itself (`_dispatch`). A third
-thread, the receipt side (receipt_side.py), turns what was committed into
-receipts on a connection of its own.
+while the next batch sat undecoded. A third thread, the receipt side
+(receipt_side.py), turns what was committed into receipts on a connection of
+its own.
 """
 from __future__ import annotations
 
@@ -114,8 +113,8 @@ class IngestWorker:
         try:
             while not stop.is_set() and store_side.is_alive():
                 batch = gather(self.inbox, self.settings.ingest_batch_size, self.settings.ingest_flush_ms / 1000)
-                if batch and not self._dispatch(self._prepare(batch), handover, store_side, stop):
-                    break
+                if batch:
+                    self._hand_over(handover, self._prepare(batch), store_side)
         except BaseException:
             stop.set()  # the store side stops retrying too: its current batch stays unacked
             raise
@@ -128,33 +127,6 @@ class IngestWorker:
             self._close()
         if failure:
             raise RuntimeError(f"ingest slot {self.slot}: store failed") from failure[0]
-
-    def _dispatch(self, job: Prepared, handover: queue.Queue, store_side: threading.Thread,
-                  stop: threading.Event) -> bool:
-        """Hand a batch to the store side, or store a small one here once the store side is
-        idle. Handing over pays when PostgreSQL's COPY of a batch is long enough to decode the
-        next one meanwhile; with one heartbeat per message it does not, and the threads'
-        contention for the GIL cost ~15 us a message (README "Benchmarks",
-        `GRIDWATCH_INGEST_INLINE_BELOW_ROWS`). False: stopped during a database outage."""
-        if job.rows is None or job.rows.count() >= self.settings.ingest_inline_below_rows:
-            self._hand_over(handover, job, store_side)
-        elif self._store_side_idle(handover, store_side):
-            try:
-                self._store(job, stop)
-            except InterruptedError:
-                return False  # the broker keeps what is unacked
-            except Exception as exc:
-                raise RuntimeError(f"ingest slot {self.slot}: store failed") from exc
-        return True
-
-    @staticmethod
-    def _store_side_idle(handover: queue.Queue, store_side: threading.Thread) -> bool:
-        """Wait until the store side has committed everything handed over (it then only waits
-        for the next job, so its connection is free and commits stay in order)."""
-        with handover.all_tasks_done:
-            while handover.unfinished_tasks and store_side.is_alive():
-                handover.all_tasks_done.wait(0.2)
-        return store_side.is_alive()
 
     @staticmethod
     def _hand_over(handover: queue.Queue, job: object, store_side: threading.Thread) -> None:
@@ -173,7 +145,6 @@ class IngestWorker:
                     self._store(job, stop)
                 except InterruptedError:
                     return  # stopping during a database outage: the broker keeps what is unacked
-                handover.task_done()
         except BaseException as exc:  # noqa: BLE001 - handed to the decode side, which raises it
             log.exception("slot %s: store side failed", self.slot)
             failure.append(exc)

@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 
 import orjson
 import psycopg
-import pytest
 
 from cloud.broker.config import RELAY_USER
 from cloud.ingest import store
@@ -89,9 +88,8 @@ def test_a_batch_that_cannot_be_encoded_ahead_is_stored_by_the_store_side(broker
         assert wait_rows(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", 20, params=(dev,)) == 20
 
 
-@pytest.mark.parametrize("inline_below", [10**6, 0], ids=["stored inline", "handed over"])
-def test_a_failed_store_stops_the_slot_and_its_batch_comes_back(broker, db_url, monkeypatch, inline_below):
-    settings = ingest_settings(broker, db_url, ingest_inline_below_rows=inline_below)
+def test_a_failed_store_side_stops_the_slot_and_its_batch_comes_back(broker, db_url, monkeypatch):
+    settings = ingest_settings(broker, db_url)
     dev = new_dev()
     failing = IngestWorker(settings, 1)
     monkeypatch.setattr(failing, "_commit", lambda job, stop: (_ for _ in ()).throw(RuntimeError("store broke")))
