@@ -1,6 +1,7 @@
 """Every MQTT topic of the contract is built and parsed here, and only here."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -40,6 +41,9 @@ def build(dev: str, kind: Kind) -> str:
     return f"{ROOT}/{dev}/{kind}"
 
 
+# Every message's topic is parsed on the ingest's hot path, and a fleet has few distinct
+# topics (a device's five uplinks): a cache hit is ~0.1 us against ~1 us for the match.
+@functools.lru_cache(maxsize=1 << 16)
 def parse(topic: str) -> TopicRef | None:
     """The device and kind of a gridwatch topic, or None for anything else."""
     m = _TOPIC_RE.match(topic)

@@ -43,8 +43,9 @@ class Rows:
     dead_letter: list[tuple] = field(default_factory=list)
     # (dev, kind) -> committed seqs, stored or dead-lettered alike
     seqs: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    # dev -> latest arrival, for the registry's first/last seen
-    seen: dict[str, datetime] = field(default_factory=dict)
+    # dev -> latest arrival (epoch seconds), for the registry's first/last seen; a datetime
+    # only for the few the store touches (Pipeline._not_touched_lately)
+    seen: dict[str, float] = field(default_factory=dict)
     # table -> binary COPY image of its rows, when encoded ahead (store.encode)
     images: dict[str, bytes] = field(default_factory=dict)
 
@@ -153,7 +154,7 @@ def _shape_plain_heartbeats(rows: Rows, seen: dict[str, float], topic: str, payl
 def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
                device_filter: DeviceFilter | None = None, translators: list | None = None) -> Rows:
     rows = Rows()
-    seen: dict[str, float] = {}  # dev -> latest arrival, made datetimes once per device at the end
+    seen = rows.seen
     for msg, topic, payload in translated(batch, translators or [], now_ms, rows):
         received_us = pg_time.from_unix(msg.received_at)
         if _shape_plain_heartbeats(rows, seen, topic, payload, topic == msg.topic, msg.received_at, received_us,
@@ -184,7 +185,6 @@ def build_rows(batch: Iterable[Inbound], now_ms: int, max_future_ms: int,
                 _note_seq(rows, dev, kind, getattr(m, "seq", None))
         if dev is not None and (decoded.messages or refused is None):
             _note_seen(seen, dev, msg.received_at)
-    rows.seen = {dev: datetime.fromtimestamp(at, UTC) for dev, at in seen.items()}
     return rows
 
 

@@ -6,6 +6,7 @@ through the same decode, checks, enrichment, storage and reactions.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import replace
@@ -79,7 +80,8 @@ class Pipeline:
         """The registry's last_seen moves at most once a minute per device: skip the rest here,
         before they cost a row lock each (an upsert locks the row even when it changes nothing)."""
         now = time.monotonic()
-        fresh = {d: t for d, t in seen.items() if now - self._touched.get(d, float("-inf")) >= 60.0}
+        touched, due = self._touched, now - 60.0
+        fresh = {d: t for d, t in seen.items() if touched.get(d, -math.inf) <= due}
         for dev in fresh:
             self._touched[dev] = now
         if len(self._touched) > 500_000:

@@ -140,12 +140,12 @@ def _store_states(cur: psycopg.Cursor, rows: list[tuple]) -> None:
                     [(online, ts, d, ts) for d, (ts, online) in sorted(latest.items())])
 
 
-def _touch_devices(cur: psycopg.Cursor, seen: dict) -> None:
+def _touch_devices(cur: psycopg.Cursor, seen: dict[str, float]) -> None:
     # Row churn matters at fleet scale: last_seen moves at most once a minute.
     devs = sorted(seen)
     cur.execute(
         "INSERT INTO device (dev, registered, first_seen, last_seen) "
-        "SELECT d, false, t, t FROM unnest(%s::text[], %s::timestamptz[]) AS u(d, t) "
+        "SELECT d, false, to_timestamp(t), to_timestamp(t) FROM unnest(%s::text[], %s::float8[]) AS u(d, t) "
         "ON CONFLICT (dev) DO UPDATE SET last_seen = EXCLUDED.last_seen, "
         "first_seen = coalesce(device.first_seen, EXCLUDED.first_seen) "
         "WHERE device.last_seen IS NULL OR device.last_seen < EXCLUDED.last_seen - interval '60 seconds'",
