@@ -60,11 +60,20 @@ class ReceiptSide:
     def run(self, store_done: threading.Event) -> None:
         """A round every `round_s` until the store side is done, then one for everything left."""
         try:
+            self._connect_early()
             while not store_done.wait(self.round_s):
                 self._guarded_round(time.monotonic())
             self._guarded_round(float("inf"))
         finally:
             self.close()
+
+    def _connect_early(self) -> None:
+        """Connected before the first receipt is due: a database that refuses shows at start,
+        and the connection is there for whoever counts this slot's backends (bench ingest)."""
+        try:
+            self._db()
+        except psycopg.OperationalError as exc:
+            self._failed("no database yet", exc)
 
     def _guarded_round(self, now: float) -> None:
         try:

@@ -23,3 +23,17 @@ def cpu_seconds(pids: list[int]) -> float | None:
             return None
         total += int(fields[11]) + int(fields[12])
     return total / _TICKS
+
+
+def box_cpu_seconds() -> float | None:
+    """Busy CPU of the whole machine (every core, every process: broker and publishers too),
+    from /proc/stat; None where there is none."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    if fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait
+    ticks = [int(v) for v in fields[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICKS

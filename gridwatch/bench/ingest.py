@@ -29,7 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from gridwatch.settings import Settings
 
-from .cpu import cpu_seconds
+from .cpu import box_cpu_seconds, cpu_seconds
 from .publisher import build_messages, publish, publish_process_main
 
 
@@ -43,10 +43,12 @@ class Result:
     seconds: float
     p50_ms: float
     p99_ms: float
-    # CPU per committed heartbeat, in microseconds, of the slot processes and of their
-    # PostgreSQL backends (None: not visible from here)
+    # CPU per committed heartbeat, in microseconds, of the slot processes, of their
+    # PostgreSQL backends, and of the whole machine (broker, publishers and all; None: not
+    # visible from here)
     slot_cpu_us: float | None = None
     db_cpu_us: float | None = None
+    box_cpu_us: float | None = None
 
     @property
     def rate(self) -> float:
@@ -189,16 +191,16 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
             slot_pids, db_pids = [p.pid for p in procs], _backend_pids(settings.database_url)
             groups, pubs, out, t0 = _publish_parallel(relay_url, msgs, publishers)
             time.sleep(max(0.0, t0 - time.time()))
-            slot_cpu0, db_cpu0 = cpu_seconds(slot_pids), cpu_seconds(db_pids)
+            slot_cpu0, db_cpu0, box_cpu0 = cpu_seconds(slot_pids), cpu_seconds(db_pids), box_cpu_seconds()
             seen, last_change = 0, time.monotonic()
-            slot_cpu1 = db_cpu1 = None
+            slot_cpu1 = db_cpu1 = box_cpu1 = None
             while seen < heartbeats and time.monotonic() - last_change < 20:
                 time.sleep(0.05)
                 n = _committed(metrics_dir, pipeline) - base
                 samples.append((time.time(), n))
                 if n != seen:
                     seen, last_change = n, time.monotonic()
-                    slot_cpu1, db_cpu1 = cpu_seconds(slot_pids), cpu_seconds(db_pids)
+                    slot_cpu1, db_cpu1, box_cpu1 = cpu_seconds(slot_pids), cpu_seconds(db_pids), box_cpu_seconds()
             sent_at, per_msg = _collect_sent(groups, pubs, out)
             with psycopg.connect(settings.database_url, autocommit=True) as conn:
                 stored = _count(conn, table, f"b{tag}")
@@ -206,7 +208,8 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
             lat = _latencies(sent_at, per_msg, samples) if seen >= heartbeats else np.array([float("nan")])
             return Result(pipeline, shape, workers, heartbeats, stored, done_at - t0,
                           float(np.percentile(lat, 50)), float(np.percentile(lat, 99)),
-                          _per_heartbeat_us(slot_cpu0, slot_cpu1, seen), _per_heartbeat_us(db_cpu0, db_cpu1, seen))
+                          _per_heartbeat_us(slot_cpu0, slot_cpu1, seen), _per_heartbeat_us(db_cpu0, db_cpu1, seen),
+                          _per_heartbeat_us(box_cpu0, box_cpu1, seen))
         finally:
             for p in procs:
                 p.terminate()
@@ -232,24 +235,26 @@ def _us(values: list[float | None]) -> str:
 
 def format_run(r: Result) -> str:
     return (f"{r.pipeline:<8} {r.shape:<8} {r.workers:>7} {r.heartbeats:>10} {r.rate:>9.0f} "
-            f"{r.p50_ms:>7.0f} {r.p99_ms:>7.0f} {_us([r.slot_cpu_us]):>8} {_us([r.db_cpu_us]):>8} {r.lost:>5}")
+            f"{r.p50_ms:>7.0f} {r.p99_ms:>7.0f} {_us([r.slot_cpu_us]):>8} {_us([r.db_cpu_us]):>8} "
+            f"{_us([r.box_cpu_us]):>8} {r.lost:>5}")
 
 
 def format_table(results: list[Result]) -> str:
     """Median of each case's runs with their range, and the median CPU per heartbeat of the
-    slot processes and of their database backends (us); the full/bare ratio is the median of
+    slot processes, of their database backends and of the whole box (us); the full/bare ratio is the median of
     the ratios of runs made back to back (the box's speed drifts by ~20% over minutes)."""
     cases: dict[tuple[str, str, int], list[Result]] = {}
     for r in results:
         cases.setdefault((r.pipeline, r.shape, r.workers), []).append(r)
     lines = [f"{'pipeline':<8} {'shape':<8} {'workers':>7} {'heartbeats':>10} {'runs':>4} {'hb/s':>9} "
-             f"{'min':>9} {'max':>9} {'p50 ms':>7} {'p99 ms':>7} {'slot us':>8} {'db us':>8} {'lost':>5}"]
+             f"{'min':>9} {'max':>9} {'p50 ms':>7} {'p99 ms':>7} {'slot us':>8} {'db us':>8} {'box us':>8} {'lost':>5}"]
     for (pipeline, shape, workers), runs in cases.items():
         rates = [r.rate for r in runs]
         lines.append(f"{pipeline:<8} {shape:<8} {workers:>7} {runs[0].heartbeats:>10} {len(runs):>4} "
                      f"{np.median(rates):>9.0f} {min(rates):>9.0f} {max(rates):>9.0f} "
                      f"{np.median([r.p50_ms for r in runs]):>7.0f} {np.median([r.p99_ms for r in runs]):>7.0f} "
                      f"{_us([r.slot_cpu_us for r in runs]):>8} {_us([r.db_cpu_us for r in runs]):>8} "
+                     f"{_us([r.box_cpu_us for r in runs]):>8} "
                      f"{sum(r.lost for r in runs):>5}")
     for (pipeline, shape, workers), runs in cases.items():
         bare = cases.get(("bare", shape, workers))

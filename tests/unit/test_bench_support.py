@@ -8,7 +8,7 @@ import time
 from cloud.ingest import pg_time
 from cloud.ingest.batch import build_rows
 from gridwatch.bench import bare
-from gridwatch.bench.cpu import cpu_seconds
+from gridwatch.bench.cpu import box_cpu_seconds, cpu_seconds
 from tests.support.batches import mixed_batch
 
 
@@ -31,3 +31,13 @@ def test_cpu_seconds_counts_this_process_and_refuses_what_it_cannot_see():
     assert before is not None and after is not None
     assert after - before >= 0.05
     assert cpu_seconds([os.getpid(), 2**22 + 12345]) is None  # above pid_max: no such process
+
+
+def test_box_cpu_seconds_counts_a_busy_core():
+    before = box_cpu_seconds()
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:
+        pass
+    after = box_cpu_seconds()
+    assert before is not None and after is not None
+    assert after - before >= 0.1  # this process's 0.2 s at least, at 100 ticks a second
