@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--devices", type=int, default=1000, help="simulated devices")
     i.add_argument("--pipelines", default="bare,full", help="bare and/or full")
     i.add_argument("--publishers", type=int, default=2, help="publisher processes")
-    i.add_argument("--repeat", type=int, default=3, help="runs of each case, bare and full alternating")
+    i.add_argument("--repeat", type=int, default=5,
+                   help="runs of each case, bare and full alternating (one run in ~10 drops 2x on a shared box)")
     i.add_argument("--switch-interval-ms", type=float, default=None,
                    help="GIL switch interval of the slot processes (default: the setting, 0.5)")
     i.set_defaults(handler=_ingest)
