@@ -43,8 +43,8 @@ class Rows:
     dead_letter: list[tuple] = field(default_factory=list)
     # (dev, kind) -> committed seqs, stored or dead-lettered alike
     seqs: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    # dev -> latest arrival (epoch seconds), for the registry's first/last seen; a datetime
-    # only for the few the store touches (Pipeline._not_touched_lately)
+    # dev -> latest arrival (epoch seconds), for the registry's first/last seen; made a
+    # timestamptz in SQL, for the few devices due a touch (Pipeline._not_touched_lately)
     seen: dict[str, float] = field(default_factory=dict)
     # table -> binary COPY image of its rows, when encoded ahead (store.encode)
     images: dict[str, bytes] = field(default_factory=dict)

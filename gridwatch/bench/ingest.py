@@ -241,8 +241,9 @@ def format_run(r: Result) -> str:
 
 def format_table(results: list[Result]) -> str:
     """Median of each case's runs with their range, and the median CPU per heartbeat of the
-    slot processes, of their database backends and of the whole box (us); the full/bare ratio is the median of
-    the ratios of runs made back to back (the box's speed drifts by ~20% over minutes)."""
+    slot processes, of their database backends and of the whole box (us); the full/bare ratio
+    is the median of the ratios of runs made back to back (the box's speed drifts by ~20% over
+    minutes)."""
     cases: dict[tuple[str, str, int], list[Result]] = {}
     for r in results:
         cases.setdefault((r.pipeline, r.shape, r.workers), []).append(r)
