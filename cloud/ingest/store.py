@@ -8,6 +8,7 @@ only ever sent for what is committed.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
@@ -152,6 +153,16 @@ def _touch_devices(cur: psycopg.Cursor, seen: dict[str, float]) -> None:
         (devs, [seen[d] for d in devs]))
 
 
+# Receipt statements take their keys as one JSON parameter: psycopg dumps a list parameter
+# element by element in Python, which was ~40% of a receipt's CPU (cProfile, 250 keys a round);
+# orjson makes the whole list in one C call.
+_KEYS = "SELECT k->>0, k->>1 FROM jsonb_array_elements(%s::jsonb) AS k"  # [[dev, kind], ...]
+
+
+def _json(values: list) -> str:
+    return orjson.dumps(values).decode()
+
+
 def advance(cursor: int, batch_runs: list[tuple[int, int]], pending: list[tuple[int, int]]) -> int:
     """The new contiguous cursor: walk up from `cursor` through every run that touches it."""
     for lo, hi in sorted(batch_runs + pending):
@@ -161,69 +172,55 @@ def advance(cursor: int, batch_runs: list[tuple[int, int]], pending: list[tuple[
     return cursor
 
 
-# Receipt statements take their keys as one JSON parameter: psycopg dumps a list parameter
-# element by element in Python, which was ~40% of a receipt's CPU (cProfile, 250 keys a round);
-# orjson makes the whole list in one C call.
-_KEYS = "SELECT k->>0, k->>1 FROM jsonb_array_elements(%s::jsonb) AS k"  # [[dev, kind], ...]
-_ADVANCED = "jsonb_to_recordset(%s::jsonb) AS m(dev text, kind text, seq int8)"  # [Advanced, ...]
+# Cursors are walked here rather than in SQL (gw_walk_cursor, kept for the rare gap skip):
+# multirange arithmetic per row cost PostgreSQL more than the Python below costs the slot.
+_LOCK = (f"SELECT dev, kind, seq, pending::text FROM receipt_cursor WHERE (dev, kind) IN ({_KEYS}) "
+         "ORDER BY dev, kind FOR UPDATE")
+_WRITE = """
+UPDATE receipt_cursor c
+SET seq = (m->>2)::int8, pending = (m->>3)::int8multirange, updated_at = now(),
+    pending_since = CASE WHEN m->>3 = '{}' THEN NULL
+                         WHEN (m->>4)::bool OR c.pending_since IS NULL THEN now()
+                         ELSE c.pending_since END
+FROM jsonb_array_elements(%s::jsonb) AS m  -- [[dev, kind, seq, '{[lo,hi],...}', moved], ...]
+WHERE c.dev = m->>0 AND c.kind = m->>1
+"""
+_RUN = re.compile(r"\[(-?\d+),(-?\d+)\)")  # int8multirange's canonical text: {[lo,hi+1),...}
 
 
-def _json(values: list) -> str:
-    return orjson.dumps(values).decode()
-
-
-def _lock_cursors(cur: psycopg.Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Current cursor of each key (created at -1 if new), locked in key order."""
-    param = (_json(keys),)
-    cur.execute(f"INSERT INTO receipt_cursor (dev, kind) {_KEYS} ON CONFLICT DO NOTHING", param)
-    return {(d, k): s for d, k, s in cur.execute(
-        f"SELECT dev, kind, seq FROM receipt_cursor WHERE (dev, kind) IN ({_KEYS}) "
-        "ORDER BY dev, kind FOR UPDATE", param).fetchall()}
-
-
-def _pending_runs(cur: psycopg.Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[tuple[int, int]]]:
-    """Runs waiting behind a hole (usually none)."""
-    out: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for d, k, lo, hi in cur.execute(f"SELECT dev, kind, lo, hi FROM seq_ledger WHERE (dev, kind) IN ({_KEYS})",
-                                    (_json(keys),)):
-        out.setdefault((d, k), []).append((lo, hi))
-    return out
+def _pending_runs(text: str) -> list[tuple[int, int]]:
+    return [(int(lo), int(hi) - 1) for lo, hi in _RUN.findall(text)] if text != "{}" else []
 
 
 def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]]) -> list[Advanced]:
-    """Lock, read, walk, write: every cursor of this call is locked first, in key order (two
-    slots walking the same devices' cursors otherwise deadlocked now and then, each time
-    stalling a slot for PostgreSQL's deadlock_timeout), so a concurrent slot's runs for the
-    same key are committed and visible to the ledger read that follows."""
+    """Lock, read, walk, write: every cursor of this call (created at -1 if new) is locked
+    first, in key order (two slots walking the same devices' cursors otherwise deadlocked now
+    and then, each time stalling a slot for PostgreSQL's deadlock_timeout), so what another
+    slot parked above a hole (`pending`, migration 0042) is committed and seen here.
+    Returns the cursors that moved, and the unmoved ones a repeat came for."""
     if not seqs:
         return []
     keys = sorted(seqs)
-    before = _lock_cursors(cur, keys)
-    batch_runs = {key: runs(s) for key, s in seqs.items()}
-    pending = _pending_runs(cur, keys)
+    param = (_json(keys),)
+    cur.execute(f"INSERT INTO receipt_cursor (dev, kind) {_KEYS} ON CONFLICT DO NOTHING", param)
+    writes: list[list] = []
     moved: list[Advanced] = []
-    waiting: list[tuple[str, str, int, int]] = []
     out: list[Advanced] = []
-    for key in keys:
-        mine = batch_runs[key]
-        new = advance(before[key], mine, pending.get(key, []))
-        waiting += [(*key, lo, hi) for lo, hi in mine if hi > new]
-        if new > before[key]:
-            moved.append(Advanced(*key, new))
-        elif before[key] >= 0 and mine[0][0] <= before[key]:
+    for dev, kind, before, pending_text in cur.execute(_LOCK, param).fetchall():
+        mine = runs(seqs[(dev, kind)])
+        pending = _pending_runs(pending_text)
+        new = advance(before, mine, pending)
+        if new > before or mine[-1][1] > new:
+            # PostgreSQL merges overlapping and touching runs of the literal
+            left = ",".join(f"[{max(lo, new + 1)},{hi}]" for lo, hi in mine + pending if hi > new)
+            writes.append([dev, kind, new, "{" + left + "}", new > before])
+        if new > before:
+            moved.append(Advanced(dev, kind, new))
+        elif before >= 0 and mine[0][0] <= before:
             # A repeat of what the cursor already covers: its receipt was lost, send it again.
-            out.append(Advanced(*key, before[key]))
-    if moved:
-        cur.execute(f"UPDATE receipt_cursor c SET seq = m.seq, updated_at = now() FROM {_ADVANCED} "
-                    "WHERE c.dev = m.dev AND c.kind = m.kind", (_json(moved),))
-        stale = [a for a in moved if (a.dev, a.kind) in pending]
-        if stale:
-            cur.execute(f"DELETE FROM seq_ledger l USING {_ADVANCED} "
-                        "WHERE l.dev = m.dev AND l.kind = m.kind AND l.hi <= m.seq", (_json(stale),))
-    if waiting:
-        with cur.copy("COPY seq_ledger (dev, kind, lo, hi) FROM STDIN") as cp:
-            for row in waiting:
-                cp.write_row(row)
+            out.append(Advanced(dev, kind, before))
+    if writes:
+        cur.execute(_WRITE, (_json(writes),))
     return moved + out
 
 

@@ -158,7 +158,7 @@ def _fresh_start(dsn: str) -> None:
     previous case slows the next) and a checkpoint behind it (one falling inside a case
     makes it write full pages)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE heartbeat, bench_bare, receipt_cursor, seq_ledger")
+        conn.execute("TRUNCATE heartbeat, bench_bare, receipt_cursor")
         try:
             conn.execute("CHECKPOINT")
         except psycopg.errors.InsufficientPrivilege:

@@ -14,7 +14,7 @@ from tests.support import services
 
 TIMESERIES = ("heartbeat", "detection", "sensor_alert")
 CORE_TABLES = ("schema_meta", "schema_migration", "device", "device_alias", "app_user", "api_token",
-               "dead_letter", "receipt_cursor", "seq_ledger", "field_report", "device_state_event",
+               "dead_letter", "receipt_cursor", "field_report", "device_state_event",
                "timeseries_table")
 FUNCTIONS = ("gw_ensure_partitions(int,int)", "gw_drop_expired_partitions(int)", "gw_apply_policies(int,int)",
              "gw_partition_report()")
@@ -126,3 +126,41 @@ def test_a_failing_migration_is_rolled_back_and_named(db_url, monkeypatch):
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT to_regclass('half_done')").fetchone()[0] is None
         assert not conn.execute("SELECT 1 FROM schema_migration WHERE version = 9000").fetchone()
+
+
+def test_receipt_ledger_rows_move_into_their_cursors_when_0042_applies(empty_db, monkeypatch):
+    import cloud.db.migrate as migrate_module
+
+    everything = available()
+    monkeypatch.setattr(migrate_module, "available", lambda: [m for m in everything if m.version < 42])
+    migrate(empty_db)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute("INSERT INTO receipt_cursor (dev, kind, seq) VALUES ('a', 'hb', 4), ('b', 'hb', 9), "
+                     "('c', 'det', 0)")
+        # a: two runs above a hole, one touching the other; b: only runs the cursor already covers
+        conn.execute("INSERT INTO seq_ledger (dev, kind, lo, hi, since) VALUES "
+                     "('a', 'hb', 7, 8, now() - interval '5 minutes'), ('a', 'hb', 9, 9, now()), "
+                     "('a', 'hb', 12, 12, now()), ('b', 'hb', 3, 9, now())")
+    monkeypatch.setattr(migrate_module, "available", lambda: everything)
+    assert migrate(empty_db) == ["0042_receipt_pending"]
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        got = conn.execute("SELECT dev, seq, pending::text, pending_since < now() - interval '4 minutes' "
+                           "FROM receipt_cursor ORDER BY dev").fetchall()
+        assert got == [("a", 4, "{[7,10),[12,13)}", True), ("b", 9, "{}", None), ("c", 0, "{}", None)]
+        assert conn.execute("SELECT to_regclass('seq_ledger')").fetchone() == (None,)
+
+
+@pytest.mark.parametrize("seq, runs, after", [
+    (-1, "{[0,4]}", (-1 + 5, "{}")),
+    (-1, "{[1,4]}", (-1, "{[1,5)}")),  # seq 0 not there yet
+    (4, "{[5,5],[7,9]}", (5, "{[7,10)}")),
+    (5, "{[6,6],[7,9],[12,12]}", (9, "{[12,13)}")),  # fills the hole, joins the waiting run
+    (9, "{[3,4]}", (9, "{}")),  # a repeat never moves it back
+    (9, "{[2,12]}", (12, "{}")),  # a run overlapping the cursor extends it
+    (9, "{}", (9, "{}")),
+])
+def test_a_cursor_walks_up_through_touching_runs_and_stops_at_a_hole(db_url, seq, runs, after):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        got = conn.execute("SELECT new_seq, new_pending::text FROM gw_walk_cursor(%s, %s::int8multirange)",
+                           (seq, runs)).fetchone()
+    assert got == after

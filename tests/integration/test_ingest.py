@@ -125,7 +125,8 @@ def test_receipts_cover_only_contiguous_committed_seqs(broker, db_url):
             assert max(r["seq"] for r in second) == 5
     finally:
         acks.close()
-    assert query(db_url, "SELECT count(*) FROM seq_ledger WHERE dev = %s", (dev,)) == [(0,)]
+    assert query(db_url, "SELECT seq, isempty(pending), pending_since FROM receipt_cursor WHERE dev = %s",
+                 (dev,)) == [(5, True, None)]
 
 
 def test_a_dead_lettered_message_is_covered_by_receipts_so_devices_stop_resending(broker, db_url):
@@ -175,6 +176,9 @@ def test_two_slots_share_the_stream_without_duplicates_or_loss(broker, db_url):
         assert w1.stored > 0 and w2.stored > 0
         assert wait_rows(db_url, "SELECT count(*) FROM receipt_cursor WHERE seq = 99 AND dev = ANY(%s)", 20,
                          params=(devs,)) == 20
+    # Each slot's seqs of a device had holes only the other's filled: nothing is left waiting.
+    assert query(db_url, "SELECT count(*) FROM receipt_cursor WHERE NOT isempty(pending) AND dev = ANY(%s)",
+                 (devs,)) == [(0,)]
 
 
 def test_a_repeated_message_gets_its_receipt_again_so_a_lost_receipt_does_not_stall_the_device(broker, db_url):
@@ -204,16 +208,20 @@ def test_a_hole_that_stays_open_past_the_timeout_is_stepped_over_and_recorded(br
     assert query(db_url, "SELECT seq FROM receipt_cursor WHERE dev = %s", (dev,)) == [(1,)]
     # Not yet old enough: nothing moves.
     assert query(db_url, "SELECT * FROM gw_skip_receipt_gaps(interval '10 minutes')") == []
-    query(db_url, "UPDATE seq_ledger SET since = now() - interval '11 minutes' WHERE dev = %s RETURNING 1", (dev,))
+    assert query(db_url, "SELECT pending::text FROM receipt_cursor WHERE dev = %s", (dev,)) == [("{[5,8)}",)]
+    query(db_url, "UPDATE receipt_cursor SET pending_since = now() - interval '11 minutes' WHERE dev = %s RETURNING 1",
+          (dev,))
     # Old enough, but the device has not been heard from since: it may still hold 2..4. Keep waiting.
     query(db_url, "UPDATE device SET last_seen = now() - interval '11 minutes' WHERE dev = %s RETURNING 1", (dev,))
     assert query(db_url, "SELECT * FROM gw_skip_receipt_gaps(interval '10 minutes')") == []
     # It has been talking for the whole timeout and never resent them: they are gone, step over.
-    query(db_url, "UPDATE seq_ledger SET since = now() - interval '21 minutes' WHERE dev = %s RETURNING 1", (dev,))
+    query(db_url, "UPDATE receipt_cursor SET pending_since = now() - interval '21 minutes' WHERE dev = %s RETURNING 1",
+          (dev,))
     query(db_url, "UPDATE device SET last_seen = now() WHERE dev = %s RETURNING 1", (dev,))
     assert query(db_url, "SELECT * FROM gw_skip_receipt_gaps(interval '10 minutes')") == [(dev, "hb", 7)]
     assert query(db_url, "SELECT from_seq, to_seq FROM receipt_gap WHERE dev = %s", (dev,)) == [(2, 4)]
-    assert query(db_url, "SELECT count(*) FROM seq_ledger WHERE dev = %s", (dev,)) == [(0,)]
+    assert query(db_url, "SELECT isempty(pending), pending_since FROM receipt_cursor WHERE dev = %s", (dev,)) == [
+        (True, None)]
 
 
 class _ExplodesOnLatitude:

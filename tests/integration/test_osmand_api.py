@@ -48,7 +48,7 @@ def test_query_form_by_alias_is_stored_with_its_grid_and_converted_units(client,
     assert client.get("/osmand", params={"id": "123456", "lat": IN_G2[1], "lon": IN_G2[0], "timestamp": ts,
                                          "accuracy": 8}).status_code == 200
     assert rows(db_url, "SELECT count(*) FROM heartbeat") == [(1,)]
-    assert rows(db_url, "SELECT count(*) FROM seq_ledger") == [(0,)]  # no receipts tracked for outside clients
+    assert rows(db_url, "SELECT count(*) FROM receipt_cursor") == [(0,)]  # no receipts tracked for outside clients
 
 
 def test_post_json_and_post_with_query_by_registered_device_id(client, db_url, registry):

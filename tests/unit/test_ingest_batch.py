@@ -69,6 +69,13 @@ def test_cursor_advances_through_touching_runs_and_stops_at_a_hole():
     assert advance(9, [(2, 12)], []) == 12  # a run overlapping the cursor extends it
 
 
+def test_pending_runs_read_back_from_a_multirange_text():
+    from cloud.ingest.store import _pending_runs
+
+    assert _pending_runs("{}") == []
+    assert _pending_runs("{[7,10),[12,13)}") == [(7, 9), (12, 12)]
+
+
 def test_deferred_seqs_come_due_once_per_interval_per_device_and_kind():
     from cloud.ingest.receipts import DeferredSeqs
 
