@@ -118,14 +118,15 @@ class ReceiptSide:
         if not due:
             return
         try:
-            advanced = store.record_seqs(self._db(), due)
+            claimed, held = store.record_seqs(self._db(), due, self.settings.receipt_min_interval_s)
         except (psycopg.OperationalError, *TRANSIENT) as exc:
             self._failed("receipt cursors not recorded", exc)
             self.deferred.add(due, now if now != float("inf") else time.monotonic())
             return
         mono = time.monotonic()
-        for adv in advanced:
-            self._outgoing += self.coalescer.offer(adv.dev, adv.kind, adv.seq, mono)
+        self._send(claimed, mono)
+        for adv in held:  # another slot has just sent one: an interval from now, _flush claims it
+            self.coalescer.hold(adv.dev, adv.kind, adv.seq, mono)
 
     def _skip_gaps(self) -> None:
         """Step receipt cursors over holes that stayed open too long (migration 0006)."""
@@ -161,6 +162,9 @@ class ReceiptSide:
         now = time.monotonic()
         for dev, kind in wanted.keys() - {(a.dev, a.kind) for a in claimed}:
             self.coalescer.hold(dev, kind, wanted[(dev, kind)], now)
+        self._send(claimed, now)
+
+    def _send(self, claimed: list[store.Advanced], now: float) -> None:
         now_ms = int(time.time() * 1000)
         for adv in claimed:
             self.coalescer.sent(adv.dev, adv.kind, now)

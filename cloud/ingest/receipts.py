@@ -28,7 +28,9 @@ class ReceiptCoalescer:
 
     def sent(self, dev: str, kind: str, now: float) -> None:
         """A receipt went out at `now` (after the claim that allowed it, so the next claim,
-        an interval later, finds the shared send time old enough)."""
+        an interval later, finds the shared send time old enough). It carried the cursor's
+        committed seq, which covers whatever was held for the key."""
+        self._pending.pop((dev, kind), None)
         self._mark((dev, kind), now)
 
     def hold(self, dev: str, kind: str, seq: int, now: float) -> None:

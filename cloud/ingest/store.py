@@ -174,15 +174,16 @@ def advance(cursor: int, batch_runs: list[tuple[int, int]], pending: list[tuple[
 
 # Cursors are walked here rather than in SQL (gw_walk_cursor, kept for the rare gap skip):
 # multirange arithmetic per row cost PostgreSQL more than the Python below costs the slot.
-_LOCK = (f"SELECT dev, kind, seq, pending::text FROM receipt_cursor WHERE (dev, kind) IN ({_KEYS}) "
-         "ORDER BY dev, kind FOR UPDATE")
+_LOCK = (f"SELECT dev, kind, seq, pending::text, (sent_at IS NULL OR sent_at <= now() - %s * interval '1 s') "
+         f"FROM receipt_cursor WHERE (dev, kind) IN ({_KEYS}) ORDER BY dev, kind FOR UPDATE")
 _WRITE = """
 UPDATE receipt_cursor c
 SET seq = (m->>2)::int8, pending = (m->>3)::int8multirange, updated_at = now(),
     pending_since = CASE WHEN m->>3 = '{}' THEN NULL
                          WHEN (m->>4)::bool OR c.pending_since IS NULL THEN now()
-                         ELSE c.pending_since END
-FROM jsonb_array_elements(%s::jsonb) AS m  -- [[dev, kind, seq, '{[lo,hi],...}', moved], ...]
+                         ELSE c.pending_since END,
+    sent_at = CASE WHEN (m->>5)::bool THEN now() ELSE c.sent_at END
+FROM jsonb_array_elements(%s::jsonb) AS m  -- [[dev, kind, seq, '{[lo,hi],...}', moved, claimed], ...]
 WHERE c.dev = m->>0 AND c.kind = m->>1
 """
 _RUN = re.compile(r"\[(-?\d+),(-?\d+)\)")  # int8multirange's canonical text: {[lo,hi+1),...}
@@ -192,36 +193,40 @@ def _pending_runs(text: str) -> list[tuple[int, int]]:
     return [(int(lo), int(hi) - 1) for lo, hi in _RUN.findall(text)] if text != "{}" else []
 
 
-def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]]) -> list[Advanced]:
+def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]],
+                     claim_s: float | None = None) -> tuple[list[Advanced], list[Advanced]]:
     """Lock, read, walk, write: every cursor of this call (created at -1 if new) is locked
     first, in key order (two slots walking the same devices' cursors otherwise deadlocked now
     and then, each time stalling a slot for PostgreSQL's deadlock_timeout), so what another
     slot parked above a hole (`pending`, migration 0042) is committed and seen here.
-    Returns the cursors that moved, and the unmoved ones a repeat came for."""
+
+    Returns the cursors to tell devices about (moved, or repeated: the device missed their
+    receipt) in two lists: claimed, and not. With `claim_s`, a cursor whose last receipt from
+    any slot is at least that old is claimed in the same row write (see claim_receipts)."""
     if not seqs:
-        return []
+        return [], []
     keys = sorted(seqs)
-    param = (_json(keys),)
-    cur.execute(f"INSERT INTO receipt_cursor (dev, kind) {_KEYS} ON CONFLICT DO NOTHING", param)
+    param = _json(keys)
+    cur.execute(f"INSERT INTO receipt_cursor (dev, kind) {_KEYS} ON CONFLICT DO NOTHING", (param,))
     writes: list[list] = []
-    moved: list[Advanced] = []
-    out: list[Advanced] = []
-    for dev, kind, before, pending_text in cur.execute(_LOCK, param).fetchall():
+    claimed: list[Advanced] = []
+    unclaimed: list[Advanced] = []
+    for dev, kind, before, pending_text, due in cur.execute(_LOCK, (claim_s or 0.0, param)).fetchall():
         mine = runs(seqs[(dev, kind)])
         pending = _pending_runs(pending_text)
         new = advance(before, mine, pending)
-        if new > before or mine[-1][1] > new:
+        # A repeat of what the cursor already covers: its receipt was lost, send it again.
+        tell = new > before or (before >= 0 and mine[0][0] <= before)
+        claim = tell and claim_s is not None and due
+        if new > before or mine[-1][1] > new or claim:
             # PostgreSQL merges overlapping and touching runs of the literal
             left = ",".join(f"[{max(lo, new + 1)},{hi}]" for lo, hi in mine + pending if hi > new)
-            writes.append([dev, kind, new, "{" + left + "}", new > before])
-        if new > before:
-            moved.append(Advanced(dev, kind, new))
-        elif before >= 0 and mine[0][0] <= before:
-            # A repeat of what the cursor already covers: its receipt was lost, send it again.
-            out.append(Advanced(dev, kind, before))
+            writes.append([dev, kind, new, "{" + left + "}", new > before, claim])
+        if tell:
+            (claimed if claim else unclaimed).append(Advanced(dev, kind, new))
     if writes:
         cur.execute(_WRITE, (_json(writes),))
-    return moved + out
+    return claimed, unclaimed
 
 
 _CLAIM_RECEIPTS = f"""
@@ -252,10 +257,13 @@ def claim_receipts(conn: psycopg.Connection, keys: list[tuple[str, str]], interv
     return [Advanced(*r) for r in rows]
 
 
-def record_seqs(conn: psycopg.Connection, seqs: dict[tuple[str, str], list[int]]) -> list[Advanced]:
-    """Walk committed seqs into the receipt cursors, in a transaction of their own."""
+def record_seqs(conn: psycopg.Connection, seqs: dict[tuple[str, str], list[int]],
+                claim_s: float) -> tuple[list[Advanced], list[Advanced]]:
+    """Walk committed seqs into the receipt cursors, in a transaction of their own, claiming
+    the receipts that are due in the same row writes: (claimed, not claimed). A separate claim
+    locked and wrote each row a second time (two slots: every device's row, each second)."""
     with conn.transaction(), conn.cursor() as cur:
-        return _advance_cursors(cur, seqs)
+        return _advance_cursors(cur, seqs, claim_s)
 
 
 def write(conn: psycopg.Connection, rows: Rows, reactors: list | None = None) -> list[Advanced]:
@@ -299,4 +307,5 @@ def _write(conn: psycopg.Connection, rows: Rows, reactors: list, direct: bool) -
             mine = {t: fresh[t] for t in reactor.tables if fresh.get(t)}
             if mine:
                 reactor.react(cur, mine)
-        return _advance_cursors(cur, rows.seqs)
+        # No claim here: the receipt side claims what the store side hands it after the commit.
+        return _advance_cursors(cur, rows.seqs)[1]

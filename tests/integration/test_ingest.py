@@ -318,3 +318,26 @@ def test_two_slots_send_a_device_at_most_one_receipt_per_interval(broker, db_url
     assert arrivals and arrivals[-1][1] == 319
     gaps = [b[0] - a[0] for a, b in zip(arrivals, arrivals[1:])]
     assert min(gaps) > 0.9, f"receipts closer than the interval: {gaps}"
+
+
+def test_a_cursor_walk_claims_the_receipts_that_are_due_in_the_same_row_write(db_url):
+    import psycopg
+
+    from cloud.ingest import store
+
+    dev = new_dev()
+    key = (dev, "hb")
+    with psycopg.connect(db_url) as conn:
+        claimed, held = store.record_seqs(conn, {key: [0, 1]}, claim_s=0.5)
+        assert (claimed, held) == ([store.Advanced(dev, "hb", 1)], [])
+        # Moved again within the interval: told about, not claimed, and no other claim gets it either.
+        claimed, held = store.record_seqs(conn, {key: [2]}, claim_s=0.5)
+        assert (claimed, held) == ([], [store.Advanced(dev, "hb", 2)])
+        assert store.claim_receipts(conn, [key], 0.5) == []
+        time.sleep(0.6)
+        # A repeat after the interval: claimed, with the cursor's seq.
+        assert store.record_seqs(conn, {key: [1]}, claim_s=0.5) == ([store.Advanced(dev, "hb", 2)], [])
+        # A seq above a hole moves nothing and tells nothing.
+        time.sleep(0.6)
+        assert store.record_seqs(conn, {key: [5]}, claim_s=0.5) == ([], [])
+    assert query(db_url, "SELECT seq, pending::text FROM receipt_cursor WHERE dev = %s", (dev,)) == [(2, "{[5,6)}")]

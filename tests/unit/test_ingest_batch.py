@@ -96,3 +96,10 @@ def test_a_receipt_held_back_for_another_slot_goes_out_an_interval_later_with_th
     assert c.due(now=10.9) == []
     assert c.offer("a", "hb", 8, now=10.95) == []
     assert c.due(now=11.2) == [("a", "hb", 8)]
+
+
+def test_a_receipt_sent_covers_what_was_held_for_its_key():
+    c = ReceiptCoalescer(interval_s=1.0)
+    c.hold("a", "hb", 7, now=10.0)
+    c.sent("a", "hb", now=11.0)  # carried the cursor's seq, at least 7
+    assert c.due(now=12.5) == []
