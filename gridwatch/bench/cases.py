@@ -183,7 +183,7 @@ def run(count: int, rate_per_min: float, workers: int) -> CaseBenchResult:
     from gridwatch.bench.stack import bench_stack
     from gridwatch.localstack import free_port, wait_port
 
-    with bench_stack() as (base, relay_url):
+    with bench_stack() as (base, relay_url, _broker_pid):
         settings = base.model_copy(update={"api_port": free_port()})
         token = prepare(settings)
         ctx = mp.get_context("spawn")

@@ -56,7 +56,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from gridwatch.bench.stack import bench_stack
 
     results = []
-    with bench_stack() as (settings, relay_url):
+    with bench_stack() as (settings, relay_url, broker_pid):
         if args.switch_interval_ms is not None:
             settings = settings.model_copy(update={"ingest_switch_interval_ms": args.switch_interval_ms})
         prepare_database(settings.database_url)
@@ -66,7 +66,8 @@ def _ingest(args: argparse.Namespace) -> int:
                     continue
                 for _ in range(args.repeat):
                     for pipeline in args.pipelines.split(","):
-                        r = run_case(settings, relay_url, pipeline, shape, workers, n, args.devices, args.publishers)
+                        r = run_case(settings, relay_url, pipeline, shape, workers, n, args.devices, args.publishers,
+                                     broker_pid)
                         results.append(r)
                         print(format_run(r), flush=True)
         # Printed before the services stop: stopping a broker that held a million messages is slow.

@@ -49,6 +49,10 @@ class Result:
     slot_cpu_us: float | None = None
     db_cpu_us: float | None = None
     box_cpu_us: float | None = None
+    # ... and of the broker and of the publisher processes (the load, not the pipeline: a run
+    # that costs the box more per heartbeat shows where)
+    broker_cpu_us: float | None = None
+    pub_cpu_us: float | None = None
 
     @property
     def rate(self) -> float:
@@ -166,7 +170,7 @@ def _fresh_start(dsn: str) -> None:
 
 
 def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, workers: int,
-             heartbeats: int, devices: int, publishers: int = 2) -> Result:
+             heartbeats: int, devices: int, publishers: int = 2, broker_pid: int | None = None) -> Result:
     table = "heartbeat" if pipeline == "full" else "bench_bare"
     tag = uuid.uuid4().hex[:6]
     settings = settings.model_copy(update={"ingest_share_group": f"bench{tag}",
@@ -191,9 +195,12 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
             slot_pids, db_pids = [p.pid for p in procs], _backend_pids(settings.database_url)
             groups, pubs, out, t0 = _publish_parallel(relay_url, msgs, publishers)
             time.sleep(max(0.0, t0 - time.time()))
+            broker_pids, pub_pids = [broker_pid] if broker_pid else [], [p.pid for p in pubs]
             slot_cpu0, db_cpu0, box_cpu0 = cpu_seconds(slot_pids), cpu_seconds(db_pids), box_cpu_seconds()
+            broker_cpu0, pub_cpu0 = cpu_seconds(broker_pids) if broker_pids else None, cpu_seconds(pub_pids)
             seen, last_change = 0, time.monotonic()
-            slot_cpu1 = db_cpu1 = box_cpu1 = None
+            slot_cpu1 = db_cpu1 = box_cpu1 = broker_cpu1 = None
+            pub_cpu1 = pub_cpu0
             while seen < heartbeats and time.monotonic() - last_change < 20:
                 time.sleep(0.05)
                 n = _committed(metrics_dir, pipeline) - base
@@ -201,6 +208,10 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
                 if n != seen:
                     seen, last_change = n, time.monotonic()
                     slot_cpu1, db_cpu1, box_cpu1 = cpu_seconds(slot_pids), cpu_seconds(db_pids), box_cpu_seconds()
+                    broker_cpu1 = cpu_seconds(broker_pids) if broker_pids else None
+                # Publishers exit once the broker has everything: their last reading before that
+                # (at most 50 ms short) stands.
+                pub_cpu1 = cpu_seconds(pub_pids) or pub_cpu1
             sent_at, per_msg = _collect_sent(groups, pubs, out)
             with psycopg.connect(settings.database_url, autocommit=True) as conn:
                 stored = _count(conn, table, f"b{tag}")
@@ -209,7 +220,8 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
             return Result(pipeline, shape, workers, heartbeats, stored, done_at - t0,
                           float(np.percentile(lat, 50)), float(np.percentile(lat, 99)),
                           _per_heartbeat_us(slot_cpu0, slot_cpu1, seen), _per_heartbeat_us(db_cpu0, db_cpu1, seen),
-                          _per_heartbeat_us(box_cpu0, box_cpu1, seen))
+                          _per_heartbeat_us(box_cpu0, box_cpu1, seen), _per_heartbeat_us(broker_cpu0, broker_cpu1, seen),
+                          _per_heartbeat_us(pub_cpu0, pub_cpu1, heartbeats))
         finally:
             for p in procs:
                 p.terminate()
@@ -236,7 +248,7 @@ def _us(values: list[float | None]) -> str:
 def format_run(r: Result) -> str:
     return (f"{r.pipeline:<8} {r.shape:<8} {r.workers:>7} {r.heartbeats:>10} {r.rate:>9.0f} "
             f"{r.p50_ms:>7.0f} {r.p99_ms:>7.0f} {_us([r.slot_cpu_us]):>8} {_us([r.db_cpu_us]):>8} "
-            f"{_us([r.box_cpu_us]):>8} {r.lost:>5}")
+            f"{_us([r.box_cpu_us]):>8} {_us([r.broker_cpu_us]):>8} {_us([r.pub_cpu_us]):>8} {r.lost:>5}")
 
 
 def format_table(results: list[Result]) -> str:
@@ -248,14 +260,16 @@ def format_table(results: list[Result]) -> str:
     for r in results:
         cases.setdefault((r.pipeline, r.shape, r.workers), []).append(r)
     lines = [f"{'pipeline':<8} {'shape':<8} {'workers':>7} {'heartbeats':>10} {'runs':>4} {'hb/s':>9} "
-             f"{'min':>9} {'max':>9} {'p50 ms':>7} {'p99 ms':>7} {'slot us':>8} {'db us':>8} {'box us':>8} {'lost':>5}"]
+             f"{'min':>9} {'max':>9} {'p50 ms':>7} {'p99 ms':>7} {'slot us':>8} {'db us':>8} {'box us':>8} "
+             f"{'mqtt us':>8} {'pub us':>8} {'lost':>5}"]
     for (pipeline, shape, workers), runs in cases.items():
         rates = [r.rate for r in runs]
         lines.append(f"{pipeline:<8} {shape:<8} {workers:>7} {runs[0].heartbeats:>10} {len(runs):>4} "
                      f"{np.median(rates):>9.0f} {min(rates):>9.0f} {max(rates):>9.0f} "
                      f"{np.median([r.p50_ms for r in runs]):>7.0f} {np.median([r.p99_ms for r in runs]):>7.0f} "
                      f"{_us([r.slot_cpu_us for r in runs]):>8} {_us([r.db_cpu_us for r in runs]):>8} "
-                     f"{_us([r.box_cpu_us for r in runs]):>8} "
+                     f"{_us([r.box_cpu_us for r in runs]):>8} {_us([r.broker_cpu_us for r in runs]):>8} "
+                     f"{_us([r.pub_cpu_us for r in runs]):>8} "
                      f"{sum(r.lost for r in runs):>5}")
     for (pipeline, shape, workers), runs in cases.items():
         bare = cases.get(("bare", shape, workers))

@@ -13,6 +13,6 @@ def bench_stack():
     broker = start_broker()
     try:
         with throwaway_database("gw_bench") as dsn:
-            yield load_settings(database_url=dsn, mqtt_url=broker.url()), broker.url(RELAY_USER)
+            yield load_settings(database_url=dsn, mqtt_url=broker.url()), broker.url(RELAY_USER), broker.proc.pid
     finally:
         broker.stop()
