@@ -150,17 +150,17 @@ def test_receipt_ledger_rows_move_into_their_cursors_when_0042_applies(empty_db,
         assert conn.execute("SELECT to_regclass('seq_ledger')").fetchone() == (None,)
 
 
-@pytest.mark.parametrize("seq, runs, after", [
-    (-1, "{[0,4]}", (-1 + 5, "{}")),
-    (-1, "{[1,4]}", (-1, "{[1,5)}")),  # seq 0 not there yet
-    (4, "{[5,5],[7,9]}", (5, "{[7,10)}")),
-    (5, "{[6,6],[7,9],[12,12]}", (9, "{[12,13)}")),  # fills the hole, joins the waiting run
-    (9, "{[3,4]}", (9, "{}")),  # a repeat never moves it back
-    (9, "{[2,12]}", (12, "{}")),  # a run overlapping the cursor extends it
-    (9, "{}", (9, "{}")),
-])
-def test_a_cursor_walks_up_through_touching_runs_and_stops_at_a_hole(db_url, seq, runs, after):
+def test_a_skipped_hole_moves_the_cursor_to_the_end_of_the_first_waiting_run_only(db_url):
+    dev = f"gap-{uuid.uuid4().hex[:8]}"
     with psycopg.connect(db_url, autocommit=True) as conn:
-        got = conn.execute("SELECT new_seq, new_pending::text FROM gw_walk_cursor(%s, %s::int8multirange)",
-                           (seq, runs)).fetchone()
-    assert got == after
+        conn.execute("INSERT INTO device (dev, registered, last_seen) VALUES (%s, false, now())", (dev,))
+        conn.execute("INSERT INTO receipt_cursor (dev, kind, seq, pending, pending_since) "
+                     "VALUES (%s, 'hb', 1, '{[5,7],[10,11]}', now() - interval '21 minutes')", (dev,))
+        skipped = conn.execute("SELECT * FROM gw_skip_receipt_gaps(interval '10 minutes') WHERE dev = %s",
+                               (dev,)).fetchall()
+        assert skipped == [(dev, "hb", 7)]
+        # The next hole (8, 9) starts its own wait now.
+        assert conn.execute("SELECT seq, pending::text, pending_since > now() - interval '1 minute', "
+                            "(SELECT array_agg(ARRAY[from_seq, to_seq]) FROM receipt_gap g WHERE g.dev = c.dev) "
+                            "FROM receipt_cursor c WHERE dev = %s", (dev,)).fetchone() == (
+            7, "{[10,12)}", True, [[2, 4]])
