@@ -175,8 +175,10 @@ def advance(cursor: int, batch_runs: list[tuple[int, int]], pending: list[tuple[
 # Cursors are walked here rather than in SQL: multirange arithmetic per row in one statement
 # cost PostgreSQL more than the Python below costs the slot (a walk of 250 keys, 21.2 against
 # 11.2 ms of CPU in all).
-_LOCK = (f"SELECT dev, kind, seq, pending::text, (sent_at IS NULL OR sent_at <= now() - %s * interval '1 s') "
-         f"FROM receipt_cursor WHERE (dev, kind) IN ({_KEYS}) ORDER BY dev, kind FOR UPDATE")
+# A receipt may go out when no slot has sent one for this key within the interval (%s seconds).
+_RECEIPT_DUE = "(c.sent_at IS NULL OR c.sent_at <= now() - %s * interval '1 s')"
+_LOCK = (f"SELECT dev, kind, seq, pending::text, {_RECEIPT_DUE} "
+         f"FROM receipt_cursor c WHERE (dev, kind) IN ({_KEYS}) ORDER BY dev, kind FOR UPDATE")
 _WRITE = """
 UPDATE receipt_cursor c
 SET seq = (m->>2)::int8, pending = (m->>3)::int8multirange, updated_at = now(),
@@ -239,7 +241,7 @@ WITH mine AS (
 UPDATE receipt_cursor c SET sent_at = now()
 FROM mine
 WHERE c.dev = mine.dev AND c.kind = mine.kind AND c.seq >= 0
-  AND (c.sent_at IS NULL OR c.sent_at <= now() - %s * interval '1 s')
+  AND {_RECEIPT_DUE}
 RETURNING c.dev, c.kind, c.seq
 """
 
