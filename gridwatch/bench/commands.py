@@ -14,8 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--devices", type=int, default=1000, help="simulated devices")
     i.add_argument("--pipelines", default="bare,full", help="bare and/or full")
     i.add_argument("--publishers", type=int, default=2, help="publisher processes")
-    i.add_argument("--repeat", type=int, default=5,
-                   help="runs of each case, bare and full alternating (one run in ~10 drops 2x on a shared box)")
+    i.add_argument("--repeat", type=int, default=6,
+                   help="runs of each case, in pairs bare-full then full-bare (one run in ~10 drops 2x on a shared box)")
     i.add_argument("--switch-interval-ms", type=float, default=None,
                    help="GIL switch interval of the slot processes (default: the setting, 0.5)")
     i.set_defaults(handler=_ingest)
@@ -64,8 +64,12 @@ def _ingest(args: argparse.Namespace) -> int:
             for shape, n in (("single", args.single), ("array50", args.arrays)):
                 if n <= 0:
                     continue
-                for _ in range(args.repeat):
-                    for pipeline in args.pipelines.split(","):
+                pipelines = args.pipelines.split(",")
+                for i in range(args.repeat):
+                    # Pairs in turn bare-full and full-bare: whatever a run leaves behind for the
+                    # next one (the broker's and PostgreSQL's state, the box's drift) falls on
+                    # either pipeline alike.
+                    for pipeline in pipelines if i % 2 == 0 else pipelines[::-1]:
                         r = run_case(settings, relay_url, pipeline, shape, workers, n, args.devices, args.publishers,
                                      broker_pid)
                         results.append(r)
