@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--pipelines", default="bare,full", help="bare and/or full")
     i.add_argument("--publishers", type=int, default=2, help="publisher processes")
     i.add_argument("--repeat", type=int, default=6,
-                   help="runs of each case, in pairs bare-full then full-bare (one run in ~10 drops 2x on a shared box)")
+                   help="runs of each case, in pairs bare-full then full-bare (a shared box drifts: medians count)")
     i.add_argument("--switch-interval-ms", type=float, default=None,
                    help="GIL switch interval of the slot processes (default: the setting, 0.5)")
     i.set_defaults(handler=_ingest)
