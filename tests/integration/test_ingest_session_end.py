@@ -63,9 +63,7 @@ def test_drain_stores_what_the_broker_kept_for_an_offline_slot_and_ends_its_sess
     gone.stop()
     dev = new_dev()
     publish_all(broker.url(RELAY_USER), [(topics.build(dev, "hb"), enc(hb(s))) for s in range(50)])
-    started = time.monotonic()
     # The share group takes every device's heartbeats: other tests' traffic on this broker counts too.
     assert IngestWorker(settings, 1).drain(idle_s=1.0) >= 50
-    assert time.monotonic() - started < 30
     assert query(db_url, "SELECT count(*) FROM heartbeat WHERE dev = %s", (dev,)) == [(50,)]
     assert not broker_holds_session(settings, 1)
