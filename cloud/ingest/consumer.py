@@ -54,6 +54,15 @@ def make_client(settings: Settings, endpoint: MqttEndpoint, client_id: str) -> m
     return client
 
 
+def close_client(client: mqtt.Client, properties: Properties | None = None) -> None:
+    """DISCONNECT and stop the network thread of a client run with loop_start."""
+    client.disconnect(properties=properties)
+    client.loop_stop()
+    # loop_start's wake-up socketpair is otherwise only closed by Client.__del__, which a
+    # reference cycle (an exception's traceback) can run after the sockets' own finalizers.
+    client._reset_sockets(sockpair_only=True)
+
+
 def connect_properties(settings: Settings, expiry_s: int | None = None) -> Properties:
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = settings.ingest_session_expiry_s if expiry_s is None else expiry_s
@@ -100,11 +109,7 @@ class SlotConsumer:
             # Expiry 0 on DISCONNECT: the broker forgets the slot and its share-group membership.
             props = Properties(PacketTypes.DISCONNECT)
             props.SessionExpiryInterval = 0
-        self.client.disconnect(properties=props)
-        self.client.loop_stop()
-        # loop_start's wake-up socketpair is otherwise only closed by Client.__del__, which a
-        # reference cycle (an exception's traceback) can run after the sockets' own finalizers.
-        self.client._reset_sockets(sockpair_only=True)
+        close_client(self.client, props)
         if end_session:
             self._discard_session()
 
@@ -127,9 +132,7 @@ class SlotConsumer:
         client.loop_start()
         if not connected.wait(timeout):
             log.warning("%s: no CONNACK when ending the session; the broker may keep it", self.client_id)
-        client.disconnect()
-        client.loop_stop()
-        client._reset_sockets(sockpair_only=True)
+        close_client(client)
 
     def leave_share_group(self) -> None:
         self.client.unsubscribe(self.topics)

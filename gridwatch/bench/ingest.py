@@ -252,10 +252,10 @@ def format_run(r: Result) -> str:
 
 
 def format_table(results: list[Result]) -> str:
-    """Median of each case's runs with their range, and the median CPU per heartbeat of the
-    slot processes, of their database backends and of the whole box (us); the full/bare ratio
-    is the median of the ratios of runs made back to back (the box's speed drifts by ~20% over
-    minutes)."""
+    """Median of each case's runs with their range, and the median CPU per heartbeat (us) of the
+    slot processes, of their database backends, of the whole box, of the broker and of the
+    publishers; the full/bare ratio is the median of the ratios of runs made back to back (the
+    box's speed drifts by ~20% over minutes)."""
     cases: dict[tuple[str, str, int], list[Result]] = {}
     for r in results:
         cases.setdefault((r.pipeline, r.shape, r.workers), []).append(r)

@@ -5,11 +5,8 @@ import queue
 import threading
 import time
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from cloud.broker.config import RELAY_USER
-from cloud.ingest.consumer import SlotConsumer, connect_properties, slot_client_id
+from cloud.ingest.consumer import SlotConsumer, close_client, connect_properties, make_client, slot_client_id
 from cloud.ingest.worker import IngestWorker
 from protocols import topics
 from tests.integration.ingest_helpers import ingest_settings, new_dev, query, running_worker, wait_rows
@@ -21,8 +18,7 @@ def broker_holds_session(settings, slot: int) -> bool:
     """Connect as the slot without a clean start and read CONNACK's session-present flag.
     The probe ends whatever session it finds (expiry 0): ask only when it should be gone."""
     ep = settings.mqtt()
-    probe = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=slot_client_id(settings, slot), protocol=mqtt.MQTTv5)
-    probe.username_pw_set(ep.username, ep.password)
+    probe = make_client(settings, ep, slot_client_id(settings, slot))
     present: list[bool] = []
     connected = threading.Event()
 
@@ -36,8 +32,7 @@ def broker_holds_session(settings, slot: int) -> bool:
     try:
         assert connected.wait(10), "no CONNACK"
     finally:
-        probe.disconnect()
-        probe.loop_stop()
+        close_client(probe)
     return present[0]
 
 
