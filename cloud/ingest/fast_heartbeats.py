@@ -15,15 +15,20 @@ tests/contract/test_fast_heartbeats.py holds the two to the same verdicts.
 from __future__ import annotations
 
 import types
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
 import msgspec
 from pydantic.fields import FieldInfo
 
-from protocols.models import MAX_HEARTBEAT_ARRAY, Heartbeat
+from protocols import topics
+from protocols.models import MAX_HEARTBEAT_ARRAY, MAX_PAYLOAD_BYTES, Heartbeat
 
+from . import pg_time
 from .pg_time import EPOCH_MS
+
+_NATIVE = topics.ROOT + "/"
 _BOUNDS = {at.Ge: "ge", at.Le: "le", at.Gt: "gt", at.Lt: "lt"}
 
 
@@ -79,6 +84,51 @@ def decode(dev: str, payload: bytes, now_ms: int, max_future_ms: int) -> list[An
         if h.ts > limit or (h.dev is not None and h.dev != dev):
             return None
     return hbs
+
+
+def shape(batch: Iterable[Any], now_ms: int, max_future_ms: int, device_filter: Callable[[str], Any] | None,
+          out: list[tuple], seqs: dict[tuple[str, str], list[int]], seen: dict[str, float]) -> list[Any]:
+    """Shape every message of `batch` that is a device's own (contract topic) plain good
+    heartbeat payload straight into heartbeat rows, its seqs and its device's latest arrival;
+    returns the other messages, in order, for the full path.
+
+    One loop for the batch, not a call per message with ten arguments: build_rows of 500 single
+    heartbeats took 2.2 instead of 2.85 us a heartbeat (timeit, back to back; the bare benchmark
+    pipeline's rows take 1.9)."""
+    rest = []
+    parse = topics.parse
+    for msg in batch:
+        topic = msg.topic
+        if not (topic.endswith("/hb") and topic.startswith(_NATIVE)) or len(msg.payload) > MAX_PAYLOAD_BYTES:
+            rest.append(msg)
+            continue
+        ref = parse(topic)
+        if ref is None or (device_filter is not None and device_filter(ref.dev) is not None):
+            rest.append(msg)
+            continue
+        dev = ref.dev
+        hbs = decode(dev, msg.payload, now_ms, max_future_ms)
+        if hbs is None:
+            rest.append(msg)
+            continue
+        received_at = msg.received_at
+        received_us = pg_time.from_unix(received_at)
+        key = (dev, "hb")
+        if len(hbs) == 1:  # most messages: a list comprehension's frame costs ~0.5 us here
+            h = hbs[0]
+            out.append((dev, h.seq, (h.ts - EPOCH_MS) * 1000, received_us, h.lat, h.lon, h.acc, h.spd, h.hdg,
+                        h.alt, h.batt, h.mock, h.sat, h.src, h.crs, None, None))  # as rows() makes them
+            known = seqs.get(key)
+            if known is None:
+                seqs[key] = [h.seq]
+            else:
+                known.append(h.seq)
+        else:
+            out.extend(rows(dev, hbs, received_us))
+            seqs.setdefault(key, []).extend([h.seq for h in hbs])
+        if received_at > seen.get(dev, -1.0):
+            seen[dev] = received_at
+    return rest
 
 
 def rows(dev: str, hbs: list[Any], received_us: int) -> list[tuple]:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cloud.ingest import fast_heartbeats
-from cloud.ingest.batch import heartbeat_row
+from cloud.ingest import fast_heartbeats, pg_time
+from cloud.ingest.batch import Inbound, heartbeat_row
 from protocols.decode import decode
 from protocols.models import MAX_HEARTBEAT_ARRAY, MIN_TS_MS, Heartbeat
 
@@ -47,7 +47,24 @@ def _verdicts(payload: bytes) -> tuple[list[tuple] | None, list[tuple] | None]:
     return fast_rows, full_rows
 
 
+def _assert_batch_path_agrees(payload: bytes) -> None:
+    """`shape`, the batch loop build_rows runs, takes what `decode` takes, into the same rows."""
+    out: list[tuple] = []
+    seqs: dict = {}
+    seen: dict = {}
+    at = RECEIVED.timestamp()
+    rest = fast_heartbeats.shape([Inbound(TOPIC, payload, 1, at)], NOW_MS, FUTURE_MS, None, out, seqs, seen)
+    fast = fast_heartbeats.decode(DEV, payload, NOW_MS, FUTURE_MS)
+    if fast is None:
+        assert rest and not out and not seqs and not seen, payload
+        return
+    assert not rest, payload
+    assert out == fast_heartbeats.rows(DEV, fast, pg_time.from_unix(at)), payload
+    assert seqs == {(DEV, "hb"): [h.seq for h in fast]} and seen == {DEV: at}, payload
+
+
 def _assert_agree(payload: bytes, must_take: bool = False) -> None:
+    _assert_batch_path_agrees(payload)
     fast_rows, full_rows = _verdicts(payload)
     if fast_rows is not None:
         assert full_rows is not None, f"fast path accepted what the contract refuses: {payload!r}"
