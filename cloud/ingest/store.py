@@ -163,13 +163,24 @@ def _json(values: list) -> str:
     return orjson.dumps(values).decode()
 
 
-def advance(cursor: int, batch_runs: list[tuple[int, int]], pending: list[tuple[int, int]]) -> int:
-    """The new contiguous cursor: walk up from `cursor` through every run that touches it."""
-    for lo, hi in sorted(batch_runs + pending):
+def walk(cursor: int, seqs: list[int], pending: str) -> tuple[int, str]:
+    """A receipt cursor walked up through a walk's seqs and what waited above a hole
+    (`pending`: int8multirange's text): the new cursor, and the literal of what still waits
+    above it (a repeat never moves the cursor back)."""
+    if pending == "{}":
+        lo, hi = min(seqs), max(seqs)
+        if lo <= cursor + 1 and len(set(seqs)) == hi - lo + 1:
+            return max(cursor, hi), "{}"  # the usual case: one run that touches the cursor
+    spans = runs(seqs) + _pending_runs(pending)
+    spans.sort()
+    taken = 0
+    for lo, hi in spans:
         if lo > cursor + 1:
             break
         cursor = max(cursor, hi)
-    return cursor
+        taken += 1
+    # What is left starts above a hole: PostgreSQL merges its overlapping and touching runs.
+    return cursor, "{" + ",".join(f"[{lo},{hi}]" for lo, hi in spans[taken:]) + "}"
 
 
 # Cursors are walked here rather than in SQL: multirange arithmetic per row in one statement
@@ -215,16 +226,13 @@ def _advance_cursors(cur: psycopg.Cursor, seqs: dict[tuple[str, str], list[int]]
     claimed: list[Advanced] = []
     unclaimed: list[Advanced] = []
     for dev, kind, before, pending_text, due in cur.execute(_LOCK, (claim_s or 0.0, param)).fetchall():
-        mine = runs(seqs[(dev, kind)])
-        pending = _pending_runs(pending_text)
-        new = advance(before, mine, pending)
+        mine = seqs[(dev, kind)]
+        new, left = walk(before, mine, pending_text)
         # A repeat of what the cursor already covers: its receipt was lost, send it again.
-        tell = new > before or (before >= 0 and mine[0][0] <= before)
+        tell = new > before or (before >= 0 and min(mine) <= before)
         claim = tell and claim_s is not None and due
-        if new > before or mine[-1][1] > new or claim:
-            # PostgreSQL merges overlapping and touching runs of the literal
-            left = ",".join(f"[{max(lo, new + 1)},{hi}]" for lo, hi in mine + pending if hi > new)
-            writes.append([dev, kind, new, "{" + left + "}", new > before, claim])
+        if new > before or max(mine) > new or claim:
+            writes.append([dev, kind, new, left, new > before, claim])
         if tell:
             (claimed if claim else unclaimed).append(Advanced(dev, kind, new))
     if writes:

@@ -59,14 +59,48 @@ def test_receipts_are_coalesced_per_device_and_kind():
 
 
 def test_cursor_advances_through_touching_runs_and_stops_at_a_hole():
-    from cloud.ingest.store import advance
+    from cloud.ingest.store import walk
 
-    assert advance(-1, [(0, 4)], []) == 4
-    assert advance(-1, [(1, 4)], []) == -1  # seq 0 not there yet
-    assert advance(4, [(5, 5), (7, 9)], []) == 5
-    assert advance(5, [(6, 6)], [(7, 9), (12, 12)]) == 9  # fills the hole, joins the waiting run
-    assert advance(9, [(3, 4)], []) == 9  # a repeat never moves it back
-    assert advance(9, [(2, 12)], []) == 12  # a run overlapping the cursor extends it
+    assert walk(-1, [0, 1, 2, 3, 4], "{}") == (4, "{}")
+    assert walk(-1, [1, 2, 3, 4], "{}") == (-1, "{[1,4]}")  # seq 0 not there yet
+    assert walk(4, [5, 7, 8, 9], "{}") == (5, "{[7,9]}")
+    assert walk(5, [6], "{[7,10),[12,13)}") == (9, "{[12,12]}")  # fills the hole, joins the waiting run
+    assert walk(9, [3, 4], "{}") == (9, "{}")  # a repeat never moves it back
+    assert walk(9, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], "{}") == (12, "{}")  # overlapping the cursor extends it
+    assert walk(9, [1, 1, 3], "{}") == (9, "{}")  # duplicates
+    assert walk(0, [1, 1, 3], "{}") == (1, "{[3,3]}")
+
+
+def test_a_cursor_walk_agrees_with_counting_seqs_one_by_one():
+    """Against an oracle on sets: the cursor is the top of the contiguous seqs above it, and
+    the literal holds exactly the seqs above the new cursor (ints, as PostgreSQL reads it)."""
+    import random
+    import re
+
+    from cloud.ingest.store import walk
+
+    rnd = random.Random(7)
+    for _ in range(5000):
+        cursor = rnd.randint(-1, 20)
+        seqs = [rnd.randint(0, 40) for _ in range(rnd.randint(1, 12))]
+        waiting = sorted({rnd.randint(cursor + 2, 45) for _ in range(rnd.randint(0, 8))})
+        pending_runs = []
+        for v in waiting:  # canonical text: merged runs as [lo,hi+1)
+            if pending_runs and pending_runs[-1][1] == v - 1:
+                pending_runs[-1][1] = v
+            else:
+                pending_runs.append([v, v])
+        pending = "{" + ",".join(f"[{lo},{hi + 1})" for lo, hi in pending_runs) + "}"
+        have = set(seqs) | set(waiting)
+        expected = cursor
+        while expected + 1 in have:
+            expected += 1
+        new, left = walk(cursor, seqs, pending)
+        assert new == expected, (cursor, seqs, pending)
+        still = set()
+        for lo, hi in re.findall(r"\[(-?\d+),(-?\d+)\]", left):
+            still |= set(range(int(lo), int(hi) + 1))
+        assert still == {v for v in have if v > new}, (cursor, seqs, pending, left)
 
 
 def test_pending_runs_read_back_from_a_multirange_text():
