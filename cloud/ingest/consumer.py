@@ -24,6 +24,7 @@ from gridwatch.settings import MqttEndpoint, Settings
 from protocols import topics
 
 from .batch import Inbound
+from .thread_name import name_os_thread
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class SlotConsumer:
         self.client.publish(topic, payload, qos=1)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        name_os_thread("gw-mqtt")  # paho's network thread: its first callback runs here
         if reason_code.is_failure:
             log.error("%s: broker refused the connection: %s", self.client_id, reason_code)
             return

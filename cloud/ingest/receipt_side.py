@@ -29,6 +29,7 @@ from protocols import topics
 from . import metrics, store
 from .pipeline import TRANSIENT
 from .receipts import DeferredSeqs, ReceiptCoalescer
+from .thread_name import name_os_thread
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class ReceiptSide:
 
     def run(self, store_done: threading.Event) -> None:
         """A round every `round_s` until the store side is done, then one for everything left."""
+        name_os_thread("gw-receipts")
         try:
             self._connect_early()
             while not store_done.wait(self.round_s):

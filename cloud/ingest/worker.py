@@ -31,6 +31,7 @@ from .consumer import SlotConsumer
 from .pipeline import TRANSIENT, Pipeline
 from .receipt_side import ReceiptSide
 from .steps import Steps, default_steps
+from .thread_name import name_os_thread
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class IngestWorker:
     # -- lifecycle -------------------------------------------------------
     def run(self, stop: threading.Event, end_session: bool = False) -> None:
         """Consume until `stop` is set; `end_session` also retires the slot (tests, one-off runs)."""
+        name_os_thread("gw-decode")  # this thread is the decode side
         self._ensure_db(stop)
         self.consumer.start()
         log.info("ingest slot %s running", self.consumer.client_id)
@@ -139,6 +141,7 @@ class IngestWorker:
 
     def _store_side(self, handover: queue.Queue, stop: threading.Event, failure: list[BaseException]) -> None:
         """Commit handed-over batches in order."""
+        name_os_thread("gw-store")
         try:
             while (job := handover.get()) is not _DONE:
                 try:

@@ -20,6 +20,7 @@ from prometheus_client import Counter
 from cloud.ingest.batch import Inbound
 from cloud.ingest.consumer import SlotConsumer
 from cloud.ingest.slot import tune_interpreter
+from cloud.ingest.thread_name import name_os_thread
 from cloud.ingest.store import INT_TIMES, TABLES, copy_statement
 from cloud.ingest.worker import gather
 from gridwatch.settings import Settings
@@ -61,6 +62,7 @@ def write_rows(cp: psycopg.Copy, batch: Iterable[Inbound]) -> int:
 def bare_process_main(settings_json: str, slot: int) -> None:
     settings = Settings.model_validate_json(settings_json)
     tune_interpreter(settings)  # the interpreter as a real slot runs it
+    name_os_thread("gw-bare")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     inbox: queue.SimpleQueue = queue.SimpleQueue()

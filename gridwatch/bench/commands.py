@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--publishers", type=int, default=2, help="publisher processes")
     i.add_argument("--repeat", type=int, default=6,
                    help="runs of each case, in pairs bare-full then full-bare (a shared box drifts: medians count)")
+    i.add_argument("--threads", action="store_true",
+                   help="also print the slot processes' CPU per heartbeat by thread (MQTT, decode, store, receipts)")
     i.add_argument("--switch-interval-ms", type=float, default=None,
                    help="GIL switch interval of the slot processes (default: the setting, 0.5)")
     i.set_defaults(handler=_ingest)
@@ -71,7 +73,7 @@ def _ingest(args: argparse.Namespace) -> int:
                     # either pipeline alike.
                     for pipeline in pipelines if i % 2 == 0 else pipelines[::-1]:
                         r = run_case(settings, relay_url, pipeline, shape, workers, n, args.devices, args.publishers,
-                                     broker_pid)
+                                     broker_pid, threads=args.threads)
                         results.append(r)
                         print(format_run(r), flush=True)
         # Printed before the services stop: stopping a broker that held a million messages is slow.

@@ -25,6 +25,26 @@ def cpu_seconds(pids: list[int]) -> float | None:
     return total / _TICKS
 
 
+def thread_cpu_seconds(pids: list[int]) -> dict[str, float] | None:
+    """User + system CPU of these processes' threads, summed by thread name (the slots name
+    theirs: cloud/ingest/thread_name.py); None when a process is not visible here. A thread
+    that has exited by the second reading drops out of a difference: read while they run."""
+    totals: dict[str, float] = {}
+    for pid in pids:
+        try:
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            return None
+        for task in tasks:
+            try:
+                name = (task / "comm").read_text().strip()
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread has just exited
+            totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
+    return totals
+
+
 def box_cpu_seconds() -> float | None:
     """Busy CPU of the whole machine (every core, every process: broker and publishers too),
     from /proc/stat; None where there is none."""

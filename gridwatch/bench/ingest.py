@@ -29,7 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from gridwatch.settings import Settings
 
-from .cpu import box_cpu_seconds, cpu_seconds
+from .cpu import box_cpu_seconds, cpu_seconds, thread_cpu_seconds
 from .publisher import build_messages, publish, publish_process_main
 
 
@@ -53,6 +53,8 @@ class Result:
     # that costs the box more per heartbeat shows where)
     broker_cpu_us: float | None = None
     pub_cpu_us: float | None = None
+    # ... and of each named thread of the slot processes (`--threads`), summed over the slots
+    thread_cpu_us: dict[str, float] | None = None
 
     @property
     def rate(self) -> float:
@@ -125,6 +127,13 @@ def _per_heartbeat_us(before: float | None, after: float | None, heartbeats: int
     return (after - before) / heartbeats * 1e6
 
 
+def _per_thread_us(before: dict[str, float] | None, after: dict[str, float] | None,
+                   heartbeats: int) -> dict[str, float] | None:
+    if before is None or after is None or not heartbeats:
+        return None
+    return {name: (cpu - before.get(name, 0.0)) / heartbeats * 1e6 for name, cpu in after.items()}
+
+
 def _latencies(sent_at: np.ndarray, per_msg: np.ndarray, samples: list[tuple[float, int]]) -> np.ndarray:
     """For each heartbeat in publish order, first sample time whose count covers it, minus its publish time."""
     cum = np.cumsum(per_msg)
@@ -170,7 +179,8 @@ def _fresh_start(dsn: str) -> None:
 
 
 def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, workers: int,
-             heartbeats: int, devices: int, publishers: int = 2, broker_pid: int | None = None) -> Result:
+             heartbeats: int, devices: int, publishers: int = 2, broker_pid: int | None = None,
+             threads: bool = False) -> Result:
     table = "heartbeat" if pipeline == "full" else "bench_bare"
     tag = uuid.uuid4().hex[:6]
     settings = settings.model_copy(update={"ingest_share_group": f"bench{tag}",
@@ -198,6 +208,8 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
             broker_pids, pub_pids = [broker_pid] if broker_pid else [], [p.pid for p in pubs]
             slot_cpu0, db_cpu0, box_cpu0 = cpu_seconds(slot_pids), cpu_seconds(db_pids), box_cpu_seconds()
             broker_cpu0, pub_cpu0 = cpu_seconds(broker_pids) if broker_pids else None, cpu_seconds(pub_pids)
+            threads0 = thread_cpu_seconds(slot_pids) if threads else None
+            threads1 = None
             seen, last_change = 0, time.monotonic()
             slot_cpu1 = db_cpu1 = box_cpu1 = broker_cpu1 = None
             pub_cpu1 = pub_cpu0
@@ -209,6 +221,7 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
                     seen, last_change = n, time.monotonic()
                     slot_cpu1, db_cpu1, box_cpu1 = cpu_seconds(slot_pids), cpu_seconds(db_pids), box_cpu_seconds()
                     broker_cpu1 = cpu_seconds(broker_pids) if broker_pids else None
+                    threads1 = thread_cpu_seconds(slot_pids) if threads else None
                 # Publishers exit once the broker has everything: their last reading before that
                 # (at most 50 ms short) stands.
                 pub_cpu1 = cpu_seconds(pub_pids) or pub_cpu1
@@ -221,7 +234,8 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
                           float(np.percentile(lat, 50)), float(np.percentile(lat, 99)),
                           _per_heartbeat_us(slot_cpu0, slot_cpu1, seen), _per_heartbeat_us(db_cpu0, db_cpu1, seen),
                           _per_heartbeat_us(box_cpu0, box_cpu1, seen), _per_heartbeat_us(broker_cpu0, broker_cpu1, seen),
-                          _per_heartbeat_us(pub_cpu0, pub_cpu1, heartbeats))
+                          _per_heartbeat_us(pub_cpu0, pub_cpu1, heartbeats),
+                          _per_thread_us(threads0, threads1, seen))
         finally:
             for p in procs:
                 p.terminate()
@@ -254,8 +268,9 @@ def format_run(r: Result) -> str:
 def format_table(results: list[Result]) -> str:
     """Median of each case's runs with their range, and the median CPU per heartbeat (us) of the
     slot processes, of their database backends, of the whole box, of the broker and of the
-    publishers; the full/bare ratio is the median of the ratios of runs made back to back (the
-    box's speed drifts by ~20% over minutes)."""
+    publishers; with `--threads`, the median CPU per heartbeat of each named slot thread; the
+    full/bare ratio is the median of the ratios of runs made back to back (the box's speed
+    drifts by ~20% over minutes)."""
     cases: dict[tuple[str, str, int], list[Result]] = {}
     for r in results:
         cases.setdefault((r.pipeline, r.shape, r.workers), []).append(r)
@@ -271,6 +286,12 @@ def format_table(results: list[Result]) -> str:
                      f"{_us([r.box_cpu_us for r in runs]):>8} {_us([r.broker_cpu_us for r in runs]):>8} "
                      f"{_us([r.pub_cpu_us for r in runs]):>8} "
                      f"{sum(r.lost for r in runs):>5}")
+    for (pipeline, shape, workers), runs in cases.items():
+        per_thread = [r.thread_cpu_us for r in runs if r.thread_cpu_us]
+        if per_thread:
+            medians = {n: float(np.median([t.get(n, 0.0) for t in per_thread])) for t in per_thread for n in t}
+            lines.append(f"slot threads, {pipeline} {shape} x{workers}, us/hb: " + ", ".join(
+                f"{n} {us:.1f}" for n, us in sorted(medians.items(), key=lambda kv: -kv[1])))
     for (pipeline, shape, workers), runs in cases.items():
         bare = cases.get(("bare", shape, workers))
         if pipeline == "full" and bare:

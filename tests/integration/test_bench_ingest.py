@@ -27,7 +27,7 @@ def test_bare_and_full_pipelines_send_postgresql_the_same_bytes(db_url):
 
 def test_bench_ingest_measures_both_pipelines_without_loss(capsys):
     assert main(["bench", "ingest", "--single", "200", "--arrays", "1000", "--workers", "1",
-                 "--repeat", "1", "--devices", "10", "--publishers", "1"]) == 0
+                 "--repeat", "1", "--devices", "10", "--publishers", "1", "--threads"]) == 0
     out = capsys.readouterr().out
     table = out[out.index("pipeline shape"):]
     rows = [line.split() for line in table.splitlines()[1:] if re.match(r"(bare|full) ", line)]
@@ -40,6 +40,11 @@ def test_bench_ingest_measures_both_pipelines_without_loss(capsys):
         assert float(r[10]) >= 0 and float(r[11]) >= 0, r
         assert r[-1] == "0", f"lost heartbeats: {r}"
     assert re.search(r"full/bare array50 x1: \d+\.\d\d", table)
+    # --threads: the slots' CPU by the names their threads gave themselves
+    threads = {m[0]: dict((n, float(us)) for n, us in re.findall(r"(gw-[a-z]+) (\d+\.\d)", m[1]))
+               for m in re.findall(r"^slot threads, (\w+ single) x1, us/hb: (.*)$", table, re.M)}
+    assert {"gw-mqtt", "gw-decode", "gw-store"} <= set(threads["full single"]), threads
+    assert {"gw-mqtt", "gw-bare"} <= set(threads["bare single"]), threads
 
 
 def test_bench_rows_prints_every_per_heartbeat_cost(capsys):

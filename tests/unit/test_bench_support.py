@@ -8,7 +8,8 @@ import time
 from cloud.ingest import pg_time
 from cloud.ingest.batch import build_rows
 from gridwatch.bench import bare
-from gridwatch.bench.cpu import box_cpu_seconds, cpu_seconds
+from gridwatch.bench.cpu import box_cpu_seconds, cpu_seconds, thread_cpu_seconds
+from cloud.ingest.thread_name import name_os_thread
 from tests.support.batches import mixed_batch
 
 
@@ -41,3 +42,28 @@ def test_box_cpu_seconds_counts_a_busy_core():
     after = box_cpu_seconds()
     assert before is not None and after is not None
     assert after - before >= 0.1  # this process's 0.2 s at least, at 100 ticks a second
+
+
+def test_thread_cpu_is_read_by_the_name_a_thread_gave_itself():
+    import threading
+
+    burned, done = threading.Event(), threading.Event()
+
+    def burn() -> None:
+        name_os_thread("gw-test-burner")
+        deadline = time.thread_time() + 0.2
+        while time.thread_time() < deadline:
+            pass
+        burned.set()
+        done.wait()  # still running while it is read: an exited thread drops out
+
+    worker = threading.Thread(target=burn)
+    worker.start()
+    try:
+        assert burned.wait(30)
+        by_name = thread_cpu_seconds([os.getpid()])
+        assert by_name is not None and by_name.get("gw-test-burner", 0.0) >= 0.1
+        assert thread_cpu_seconds([os.getpid(), 2**22 + 12345]) is None
+    finally:
+        done.set()
+        worker.join()
