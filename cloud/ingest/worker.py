@@ -58,12 +58,16 @@ def gather(inbox: queue.SimpleQueue, max_items: int, flush_s: float, idle_s: flo
         left = deadline - time.monotonic()
         if left <= 0:
             break
-        time.sleep(min(left, GATHER_POLL_S if batch else GATHER_IDLE_POLL_S))
+        time.sleep(min(left, GATHER_POLL_S))
     return batch
 
 
-GATHER_POLL_S = 0.001  # within a batch
-GATHER_IDLE_POLL_S = 0.005  # for its first message: an idle slot wakes 200 times a second
+# Every wake-up takes the GIL from the MQTT thread. Polling a filling batch every 1 ms, a one-slot
+# full ingest's decode side switched ~1,800-2,300 times a second and its MQTT thread was preempted
+# ~1,000 times a second; at 5 ms, ~900-1,000 and ~510 (/proc/<pid>/task/<tid>/status, 250,000
+# single heartbeats, two runs each). A batch waits at most 5 ms longer; an idle slot wakes 200
+# times a second.
+GATHER_POLL_S = 0.005
 
 
 @dataclass(slots=True)
