@@ -2,8 +2,9 @@
 
 Decoding (the pydantic decoder against the msgspec fast path), a batch's rows
 and COPY image as a slot's decode side builds them, the same for the bare
-benchmark pipeline, and PostgreSQL's share of a COPY into `heartbeat` (the
-backend's CPU, read from /proc when the server runs on this machine).
+benchmark pipeline, PostgreSQL's share of a COPY into `heartbeat` (the
+backend's CPU, read from /proc when the server runs on this machine), and the
+receipt cursor walk per device and slot.
 """
 from __future__ import annotations
 
@@ -71,5 +72,34 @@ def run(dsn: str, heartbeats: int) -> list[str]:
         wall, cpu = _copy_cost(conn, n_rows, full)
         lines.append(f"COPY into heartbeat: {wall:6.2f} us/row wall, "
                      + (f"{cpu:.2f} us/row PostgreSQL CPU" if cpu is not None else "server CPU not visible"))
+    slot_us, db_us = _receipt_walk_cost(dsn)
+    lines.append(f"receipt walk, two slots: {slot_us:6.2f} us/key slot CPU, "
+                 + (f"{db_us:.2f} us/key PostgreSQL CPU" if db_us is not None else "server CPU not visible"))
     return lines
+
+
+def _receipt_walk_cost(dsn: str, devices: int = 1000, seconds: int = 10, per_slot: int = 6) -> tuple[float, float | None]:
+    """CPU per key of `store.record_seqs`, as two slots walk one device's interleaved seqs
+    (a shared subscription hands them out in turn): every second each slot walks `per_slot`
+    seqs of every device, in rounds of a quarter of the devices, the first slot alternating."""
+    keys = [(f"bwalk-{i}", "hb") for i in range(devices)]
+    with psycopg.connect(dsn) as one, psycopg.connect(dsn) as two:
+        store.record_seqs(one, {k: [0] for k in keys}, 1.0)  # cursors exist, as in a running fleet
+        pids = [one.info.backend_pid, two.info.backend_pid]
+        slot_s, db0 = 0.0, cpu_seconds(pids)
+        for second in range(seconds):
+            base = 1 + second * 2 * per_slot
+            walks = [(one, range(base, base + 2 * per_slot, 2)), (two, range(base + 1, base + 2 * per_slot, 2))]
+            for conn, seqs in walks if second % 2 == 0 else walks[::-1]:
+                for quarter in range(4):
+                    due = {k: list(seqs) for k in keys[quarter::4]}
+                    started = time.thread_time()
+                    store.record_seqs(conn, due, 1.0)
+                    slot_s += time.thread_time() - started
+        db1 = cpu_seconds(pids)
+        top = one.execute("SELECT min(seq) FROM receipt_cursor WHERE dev LIKE 'bwalk-%'").fetchone()[0]
+        if top != seconds * 2 * per_slot:
+            raise RuntimeError(f"receipt walk benchmark: cursors at {top}, not {seconds * 2 * per_slot}")
+    n = seconds * 2 * devices
+    return slot_s / n * 1e6, (db1 - db0) / n * 1e6 if db0 is not None and db1 is not None else None
 

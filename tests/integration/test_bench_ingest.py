@@ -51,6 +51,6 @@ def test_bench_rows_prints_every_per_heartbeat_cost(capsys):
     assert main(["bench", "rows", "--heartbeats", "2000"]) == 0
     out = capsys.readouterr().out
     for label in ("decode, pydantic models", "decode, msgspec fast path", "rows of a batch", "COPY image",
-                  "bare pipeline, rows and image", "COPY into heartbeat"):
+                  "bare pipeline, rows and image", "COPY into heartbeat", "receipt walk, two slots"):
         line = next(x for x in out.splitlines() if x.startswith(label))
         assert float(re.search(r"(\d+\.\d+) us/", line).group(1)) > 0, line
