@@ -14,6 +14,7 @@ The database is counted once at the end: that figure decides `lost`.
 """
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import tempfile
@@ -55,6 +56,9 @@ class Result:
     pub_cpu_us: float | None = None
     # ... and of each named thread of the slot processes (`--threads`), summed over the slots
     thread_cpu_us: dict[str, float] | None = None
+    # Full ingest: seconds from the last commit until every device's receipt cursor covered all
+    # it sent (inf: not within RECEIPT_WAIT_S; None: a bare run, which sends no receipts)
+    receipts_s: float | None = None
 
     @property
     def rate(self) -> float:
@@ -132,6 +136,23 @@ def _per_thread_us(before: dict[str, float] | None, after: dict[str, float] | No
     if before is None or after is None or not heartbeats:
         return None
     return {name: (cpu - before.get(name, 0.0)) / heartbeats * 1e6 for name, cpu in after.items()}
+
+
+RECEIPT_WAIT_S = 60.0
+
+
+def _receipts_caught_up(dsn: str, prefix: str, heartbeats: int, since: float) -> float:
+    """Seconds after `since` (time.time()) when the case's devices' receipt cursors cover every
+    heartbeat (each device's seqs run from 0, so the cursors' seq + 1 sum to the heartbeats)."""
+    deadline = time.monotonic() + RECEIPT_WAIT_S
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            covered = conn.execute("SELECT coalesce(sum(seq + 1), 0) FROM receipt_cursor WHERE dev LIKE %s",
+                                   (prefix + "%",)).fetchone()[0]
+            if covered >= heartbeats:
+                return max(0.0, time.time() - since)
+            time.sleep(0.05)
+    return math.inf
 
 
 def _latencies(sent_at: np.ndarray, per_msg: np.ndarray, samples: list[tuple[float, int]]) -> np.ndarray:
@@ -229,13 +250,16 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
             with psycopg.connect(settings.database_url, autocommit=True) as conn:
                 stored = _count(conn, table, f"b{tag}")
             done_at = next(t for t, c in samples if c == seen)
+            # Before the slots stop: their last receipt round would cover everything at once.
+            receipts_s = (_receipts_caught_up(settings.database_url, f"b{tag}-", heartbeats, done_at)
+                          if pipeline == "full" and seen >= heartbeats else None)
             lat = _latencies(sent_at, per_msg, samples) if seen >= heartbeats else np.array([float("nan")])
             return Result(pipeline, shape, workers, heartbeats, stored, done_at - t0,
                           float(np.percentile(lat, 50)), float(np.percentile(lat, 99)),
                           _per_heartbeat_us(slot_cpu0, slot_cpu1, seen), _per_heartbeat_us(db_cpu0, db_cpu1, seen),
                           _per_heartbeat_us(box_cpu0, box_cpu1, seen), _per_heartbeat_us(broker_cpu0, broker_cpu1, seen),
                           _per_heartbeat_us(pub_cpu0, pub_cpu1, heartbeats),
-                          _per_thread_us(threads0, threads1, seen))
+                          _per_thread_us(threads0, threads1, seen), receipts_s)
         finally:
             for p in procs:
                 p.terminate()
@@ -259,16 +283,26 @@ def _us(values: list[float | None]) -> str:
     return f"{np.median(known):.2f}" if known else "-"
 
 
+def _secs(values: list[float | None]) -> str:
+    """Median receipt catch-up of a case's runs: '>60' when one never caught up, '-' without receipts."""
+    known = [v for v in values if v is not None]
+    if any(math.isinf(v) for v in known):
+        return f">{RECEIPT_WAIT_S:.0f}"
+    return f"{np.median(known):.1f}" if known else "-"
+
+
 def format_run(r: Result) -> str:
     return (f"{r.pipeline:<8} {r.shape:<8} {r.workers:>7} {r.heartbeats:>10} {r.rate:>9.0f} "
             f"{r.p50_ms:>7.0f} {r.p99_ms:>7.0f} {_us([r.slot_cpu_us]):>8} {_us([r.db_cpu_us]):>8} "
-            f"{_us([r.box_cpu_us]):>8} {_us([r.broker_cpu_us]):>8} {_us([r.pub_cpu_us]):>8} {r.lost:>5}")
+            f"{_us([r.box_cpu_us]):>8} {_us([r.broker_cpu_us]):>8} {_us([r.pub_cpu_us]):>8} "
+            f"{_secs([r.receipts_s]):>7} {r.lost:>5}")
 
 
 def format_table(results: list[Result]) -> str:
     """Median of each case's runs with their range, and the median CPU per heartbeat (us) of the
     slot processes, of their database backends, of the whole box, of the broker and of the
-    publishers; with `--threads`, the median CPU per heartbeat of each named slot thread; the
+    publishers; `rcpt s`, the median time from the last commit until the receipt cursors cover
+    everything (full only); with `--threads`, the median CPU per heartbeat of each named slot thread; the
     full/bare ratio is the median of the ratios of runs made back to back (the box's speed
     drifts by ~20% over minutes)."""
     cases: dict[tuple[str, str, int], list[Result]] = {}
@@ -276,7 +310,7 @@ def format_table(results: list[Result]) -> str:
         cases.setdefault((r.pipeline, r.shape, r.workers), []).append(r)
     lines = [f"{'pipeline':<8} {'shape':<8} {'workers':>7} {'heartbeats':>10} {'runs':>4} {'hb/s':>9} "
              f"{'min':>9} {'max':>9} {'p50 ms':>7} {'p99 ms':>7} {'slot us':>8} {'db us':>8} {'box us':>8} "
-             f"{'mqtt us':>8} {'pub us':>8} {'lost':>5}"]
+             f"{'mqtt us':>8} {'pub us':>8} {'rcpt s':>7} {'lost':>5}"]
     for (pipeline, shape, workers), runs in cases.items():
         rates = [r.rate for r in runs]
         lines.append(f"{pipeline:<8} {shape:<8} {workers:>7} {runs[0].heartbeats:>10} {len(runs):>4} "
@@ -284,7 +318,7 @@ def format_table(results: list[Result]) -> str:
                      f"{np.median([r.p50_ms for r in runs]):>7.0f} {np.median([r.p99_ms for r in runs]):>7.0f} "
                      f"{_us([r.slot_cpu_us for r in runs]):>8} {_us([r.db_cpu_us for r in runs]):>8} "
                      f"{_us([r.box_cpu_us for r in runs]):>8} {_us([r.broker_cpu_us for r in runs]):>8} "
-                     f"{_us([r.pub_cpu_us for r in runs]):>8} "
+                     f"{_us([r.pub_cpu_us for r in runs]):>8} {_secs([r.receipts_s for r in runs]):>7} "
                      f"{sum(r.lost for r in runs):>5}")
     for (pipeline, shape, workers), runs in cases.items():
         per_thread = [r.thread_cpu_us for r in runs if r.thread_cpu_us]
