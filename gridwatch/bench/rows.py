@@ -72,34 +72,43 @@ def run(dsn: str, heartbeats: int) -> list[str]:
         wall, cpu = _copy_cost(conn, n_rows, full)
         lines.append(f"COPY into heartbeat: {wall:6.2f} us/row wall, "
                      + (f"{cpu:.2f} us/row PostgreSQL CPU" if cpu is not None else "server CPU not visible"))
-    slot_us, db_us = _receipt_walk_cost(dsn)
-    lines.append(f"receipt walk, two slots: {slot_us:6.2f} us/key slot CPU, "
-                 + (f"{db_us:.2f} us/key PostgreSQL CPU" if db_us is not None else "server CPU not visible"))
+    for label, per_slot in (("two slots, interleaved seqs", 6), ("two slots, a message at a time", 0)):
+        slot_us, db_us = _receipt_walk_cost(dsn, per_slot, seconds=10 if per_slot else 40)
+        lines.append(f"receipt walk, {label}: {slot_us:6.2f} us/key slot CPU, "
+                     + (f"{db_us:.2f} us/key PostgreSQL CPU" if db_us is not None else "server CPU not visible"))
     return lines
 
 
-def _receipt_walk_cost(dsn: str, devices: int = 1000, seconds: int = 10, per_slot: int = 6) -> tuple[float, float | None]:
-    """CPU per key of `store.record_seqs`, as two slots walk one device's interleaved seqs
-    (a shared subscription hands them out in turn): every second each slot walks `per_slot`
-    seqs of every device, in rounds of a quarter of the devices, the first slot alternating."""
-    keys = [(f"bwalk-{i}", "hb") for i in range(devices)]
+def _receipt_walk_cost(dsn: str, per_slot: int, devices: int = 1000, seconds: int = 10) -> tuple[float, float | None]:
+    """CPU per key of `store.record_seqs` as two slots walk 1,000 devices' seqs for `seconds`
+    rounds, a quarter of the devices a call, the first slot alternating. `per_slot` > 0: each
+    slot walks that many of every device's seqs a round, interleaved with the other slot's (a
+    shared subscription hands a fast device's messages out in turn); 0: each device sends one
+    message a round, to one slot or the other (a fleet heartbeating every few seconds)."""
+    keys = [(f"bwalk{per_slot}-{i}", "hb") for i in range(devices)]
     with psycopg.connect(dsn) as one, psycopg.connect(dsn) as two:
         store.record_seqs(one, {k: [0] for k in keys}, 1.0)  # cursors exist, as in a running fleet
         pids = [one.info.backend_pid, two.info.backend_pid]
-        slot_s, db0 = 0.0, cpu_seconds(pids)
+        slot_s, db0, walks = 0.0, cpu_seconds(pids), 0
         for second in range(seconds):
-            base = 1 + second * 2 * per_slot
-            walks = [(one, range(base, base + 2 * per_slot, 2)), (two, range(base + 1, base + 2 * per_slot, 2))]
-            for conn, seqs in walks if second % 2 == 0 else walks[::-1]:
+            if per_slot:
+                base = 1 + second * 2 * per_slot
+                rounds = [(one, keys, range(base, base + 2 * per_slot, 2)),
+                          (two, keys, range(base + 1, base + 2 * per_slot, 2))]
+            else:
+                rounds = [(one, keys[second % 2::2], range(second + 1, second + 2)),
+                          (two, keys[(second + 1) % 2::2], range(second + 1, second + 2))]
+            for conn, mine, seqs in rounds if second % 2 == 0 else rounds[::-1]:
                 for quarter in range(4):
-                    due = {k: list(seqs) for k in keys[quarter::4]}
+                    due = {k: list(seqs) for k in mine[quarter::4]}
                     started = time.thread_time()
                     store.record_seqs(conn, due, 1.0)
                     slot_s += time.thread_time() - started
+                    walks += len(due)
         db1 = cpu_seconds(pids)
-        top = one.execute("SELECT min(seq) FROM receipt_cursor WHERE dev LIKE 'bwalk-%'").fetchone()[0]
-        if top != seconds * 2 * per_slot:
-            raise RuntimeError(f"receipt walk benchmark: cursors at {top}, not {seconds * 2 * per_slot}")
-    n = seconds * 2 * devices
-    return slot_s / n * 1e6, (db1 - db0) / n * 1e6 if db0 is not None and db1 is not None else None
+        expected = seconds * 2 * per_slot if per_slot else seconds
+        top = one.execute("SELECT min(seq) FROM receipt_cursor WHERE dev LIKE %s", (f"bwalk{per_slot}-%",)).fetchone()[0]
+        if top != expected:
+            raise RuntimeError(f"receipt walk benchmark: cursors at {top}, not {expected}")
+    return slot_s / walks * 1e6, (db1 - db0) / walks * 1e6 if db0 is not None and db1 is not None else None
 

@@ -53,6 +53,7 @@ def test_bench_rows_prints_every_per_heartbeat_cost(capsys):
     assert main(["bench", "rows", "--heartbeats", "2000"]) == 0
     out = capsys.readouterr().out
     for label in ("decode, pydantic models", "decode, msgspec fast path", "rows of a batch", "COPY image",
-                  "bare pipeline, rows and image", "COPY into heartbeat", "receipt walk, two slots"):
+                  "bare pipeline, rows and image", "COPY into heartbeat", "receipt walk, two slots, interleaved",
+                  "receipt walk, two slots, a message at a time"):
         line = next(x for x in out.splitlines() if x.startswith(label))
         assert float(re.search(r"(\d+\.\d+) us/", line).group(1)) > 0, line
