@@ -64,6 +64,30 @@ def close_client(client: mqtt.Client, properties: Properties | None = None) -> N
     client._reset_sockets(sockpair_only=True)
 
 
+def connect_once(settings: Settings, client_id: str, clean_start: bool, expiry_s: int,
+                 timeout: float = 10.0) -> bool | None:
+    """Connect as `client_id`, wait for CONNACK and disconnect: its session-present flag, or
+    None when no CONNACK came (OSError when the broker cannot be reached)."""
+    endpoint = settings.mqtt()
+    client = make_client(settings, endpoint, client_id)
+    present: list[bool] = []
+    connected = threading.Event()
+
+    def on_connect(client, userdata, flags, reason_code, properties) -> None:
+        present.append(bool(flags.session_present))
+        connected.set()
+
+    client.on_connect = on_connect
+    client.connect(endpoint.host, endpoint.port, keepalive=30, clean_start=clean_start,
+                   properties=connect_properties(settings, expiry_s=expiry_s))
+    client.loop_start()
+    try:
+        connected.wait(timeout)
+    finally:
+        close_client(client)
+    return present[0] if present else None
+
+
 def connect_properties(settings: Settings, expiry_s: int | None = None) -> Properties:
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = settings.ingest_session_expiry_s if expiry_s is None else expiry_s
@@ -121,19 +145,13 @@ class SlotConsumer:
         membership stayed and kept collecting messages (seen in `bench ingest`: 35 of 208 slot
         stops; tests/integration/test_ingest_session_end.py). A clean start discards the
         session whatever happened, and expiry 0 keeps none after this connection."""
-        client = make_client(self.settings, self.endpoint, self.client_id)
-        connected = threading.Event()
-        client.on_connect = lambda *_: connected.set()
         try:
-            client.connect(self.endpoint.host, self.endpoint.port, keepalive=30, clean_start=True,
-                           properties=connect_properties(self.settings, expiry_s=0))
+            answered = connect_once(self.settings, self.client_id, clean_start=True, expiry_s=0, timeout=timeout)
         except OSError as exc:
             log.warning("%s: could not reconnect to end the session (%s); the broker may keep it", self.client_id, exc)
             return
-        client.loop_start()
-        if not connected.wait(timeout):
+        if answered is None:
             log.warning("%s: no CONNACK when ending the session; the broker may keep it", self.client_id)
-        close_client(client)
 
     def leave_share_group(self) -> None:
         self.client.unsubscribe(self.topics)

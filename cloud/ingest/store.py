@@ -163,14 +163,19 @@ def _json(values: list) -> str:
     return orjson.dumps(values).decode()
 
 
+def _one_run(seqs: list[int]) -> tuple[int, int] | None:
+    """(lo, hi) when the seqs are exactly lo..hi (repeats allowed), else None."""
+    lo, hi = min(seqs), max(seqs)
+    return (lo, hi) if len(set(seqs)) == hi - lo + 1 else None
+
+
 def walk(cursor: int, seqs: list[int], pending: str) -> tuple[int, str]:
     """A receipt cursor walked up through a walk's seqs and what waited above a hole
     (`pending`: int8multirange's text): the new cursor, and the literal of what still waits
     above it (a repeat never moves the cursor back)."""
-    if pending == "{}":
-        lo, hi = min(seqs), max(seqs)
-        if lo <= cursor + 1 and len(set(seqs)) == hi - lo + 1:
-            return max(cursor, hi), "{}"  # the usual case: one run that touches the cursor
+    run = _one_run(seqs) if pending == "{}" else None
+    if run is not None and run[0] <= cursor + 1:
+        return max(cursor, run[1]), "{}"  # the usual case: one run that touches the cursor
     spans = runs(seqs) + _pending_runs(pending)
     spans.sort()
     taken = 0
@@ -290,11 +295,6 @@ RETURNING c.dev, c.kind, c.seq, c.sent_at = now()
 """
 
 
-def _one_run(seqs: list[int]) -> tuple[int, int] | None:
-    lo, hi = min(seqs), max(seqs)
-    return (lo, hi) if len(set(seqs)) == hi - lo + 1 else None
-
-
 def record_seqs(conn: psycopg.Connection, seqs: dict[tuple[str, str], list[int]],
                 claim_s: float) -> tuple[list[Advanced], list[Advanced]]:
     """Walk committed seqs into the receipt cursors, claiming the receipts that are due in the
@@ -306,8 +306,8 @@ def record_seqs(conn: psycopg.Connection, seqs: dict[tuple[str, str], list[int]]
     of key order (two slots could then deadlock). A device that sends less often than once a
     receipt interval is nearly always such a key, on one slot or several: it costs PostgreSQL
     one statement instead of three (`gridwatch bench rows`)."""
-    runs_of = {key: _one_run(values) for key, values in seqs.items()}
-    steps = sorted([dev, kind, lo, hi] for (dev, kind), run in runs_of.items() if run is not None for lo, hi in [run])
+    steps = [[dev, kind, *run] for (dev, kind), values in sorted(seqs.items())
+             if (run := _one_run(values)) is not None]
     claimed: list[Advanced] = []
     unclaimed: list[Advanced] = []
     stepped: set[tuple[str, str]] = set()

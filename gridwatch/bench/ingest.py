@@ -323,7 +323,8 @@ def format_table(results: list[Result]) -> str:
     for (pipeline, shape, workers), runs in cases.items():
         per_thread = [r.thread_cpu_us for r in runs if r.thread_cpu_us]
         if per_thread:
-            medians = {n: float(np.median([t.get(n, 0.0) for t in per_thread])) for t in per_thread for n in t}
+            names = {n for t in per_thread for n in t}
+            medians = {n: float(np.median([t.get(n, 0.0) for t in per_thread])) for n in names}
             lines.append(f"slot threads, {pipeline} {shape} x{workers}, us/hb: " + ", ".join(
                 f"{n} {us:.1f}" for n, us in sorted(medians.items(), key=lambda kv: -kv[1])))
     for (pipeline, shape, workers), runs in cases.items():

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import queue
-import threading
 import time
 
 from cloud.broker.config import RELAY_USER
-from cloud.ingest.consumer import SlotConsumer, close_client, connect_properties, make_client, slot_client_id
+from cloud.ingest.consumer import SlotConsumer, connect_once, slot_client_id
 from cloud.ingest.worker import IngestWorker
 from protocols import topics
 from tests.integration.ingest_helpers import ingest_settings, new_dev, query, running_worker, wait_rows
@@ -17,23 +16,9 @@ from tests.support.mqtt import publish_all
 def broker_holds_session(settings, slot: int) -> bool:
     """Connect as the slot without a clean start and read CONNACK's session-present flag.
     The probe ends whatever session it finds (expiry 0): ask only when it should be gone."""
-    ep = settings.mqtt()
-    probe = make_client(settings, ep, slot_client_id(settings, slot))
-    present: list[bool] = []
-    connected = threading.Event()
-
-    def on_connect(client, userdata, flags, reason_code, properties):
-        present.append(bool(flags.session_present))
-        connected.set()
-
-    probe.on_connect = on_connect
-    probe.connect(ep.host, ep.port, clean_start=False, properties=connect_properties(settings, expiry_s=0))
-    probe.loop_start()
-    try:
-        assert connected.wait(10), "no CONNACK"
-    finally:
-        close_client(probe)
-    return present[0]
+    present = connect_once(settings, slot_client_id(settings, slot), clean_start=False, expiry_s=0)
+    assert present is not None, "no CONNACK"
+    return present
 
 
 def test_a_stopping_slot_ends_its_session_even_with_receipts_in_flight(broker, db_url):
