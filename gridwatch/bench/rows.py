@@ -58,6 +58,13 @@ def run(dsn: str, heartbeats: int) -> list[str]:
     ]
     all_rows = []
     lines.append(f"rows of a batch (all steps):    {_us_per(heartbeats, lambda: all_rows.extend(pipeline.rows(b) for b in batches)):6.2f} us/hb")
+    # Batches of single-heartbeat messages, as most of a live fleet's traffic comes; rows dropped
+    # as made (kept, they would grow the heap the collector walks)
+    singles = [Inbound(t, p, i, time.time())
+               for i, (t, p, _) in enumerate(build_messages(now_ms - 3_600_000, 20 * BATCH, 1, 1000, "rows1"))]
+    one_each = [singles[i:i + BATCH] for i in range(0, len(singles), BATCH)]
+    lines.append(f"rows of a batch, singles:       {_us_per(len(singles), lambda: [pipeline.rows(b) for b in one_each]):6.2f} us/hb")
+    lines.append(f"bare pipeline's rows, singles:  {_us_per(len(singles), lambda: [list(bare.rows(b)) for b in one_each]):6.2f} us/hb")
     with psycopg.connect(dsn) as conn:
         with conn.cursor() as cur:
             lines.append(f"COPY image of a batch:          {_us_per(heartbeats, lambda: [setattr(r, 'images', store.encode(cur, r)) for r in all_rows]):6.2f} us/hb")

@@ -52,7 +52,8 @@ def test_bench_ingest_measures_both_pipelines_without_loss(capsys):
 def test_bench_rows_prints_every_per_heartbeat_cost(capsys):
     assert main(["bench", "rows", "--heartbeats", "2000"]) == 0
     out = capsys.readouterr().out
-    for label in ("decode, pydantic models", "decode, msgspec fast path", "rows of a batch", "COPY image",
+    for label in ("decode, pydantic models", "decode, msgspec fast path", "rows of a batch", "rows of a batch, singles",
+                  "bare pipeline's rows, singles", "COPY image",
                   "bare pipeline, rows and image", "COPY into heartbeat", "receipt walk, two slots, interleaved",
                   "receipt walk, two slots, a message at a time"):
         line = next(x for x in out.splitlines() if x.startswith(label))
