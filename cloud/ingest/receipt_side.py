@@ -126,6 +126,7 @@ class ReceiptSide:
             self.deferred.add(due, now if now != float("inf") else time.monotonic())
             return
         mono = time.monotonic()
+        self.deferred.walked(due, {(a.dev, a.kind): a.seq for a in (*claimed, *held)}, mono)
         self._send(claimed, mono)
         for adv in held:  # another slot has just sent one: an interval from now, _flush claims it
             self.coalescer.hold(adv.dev, adv.kind, adv.seq, mono)

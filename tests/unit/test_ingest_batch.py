@@ -123,6 +123,30 @@ def test_deferred_seqs_come_due_once_per_interval_per_device_and_kind():
     assert len(d) == 0
 
 
+def test_deferred_seqs_of_a_key_another_slot_shares_wait_two_intervals_until_a_walk_catches_up():
+    from cloud.ingest.receipts import DeferredSeqs
+
+    d = DeferredSeqs(interval_s=1.0)
+    a, b, c = ("a", "hb"), ("b", "hb"), ("c", "hb")
+    d.add({a: [0, 2], b: [0], c: [4]}, now=10.0)
+    due = d.take_due(11.0)
+    # a: the cursor stopped at 0 (1 is another slot's); b: caught up; c: moved nowhere (0-3 missing)
+    d.walked(due, {a: 0, b: 0}, now=11.0)
+    d.add({a: [4], b: [1], c: [6]}, now=11.1)
+    assert d.take_due(12.1) == {b: [1]}
+    assert d.take_due(13.0) == {}
+    due = d.take_due(13.1)
+    assert due == {a: [4], c: [6]}
+    d.walked(due, {a: 4}, now=13.1)  # a caught up: one interval again; c still waits
+    d.add({a: [5], c: [7]}, now=13.2)
+    assert d.take_due(14.2) == {a: [5]}
+    assert d.take_due(15.2) == {c: [7]}
+    # a mark is forgotten once it is older than two shared waits: c's device went quiet
+    d.add({c: [8]}, now=15.2 + 4.0)
+    assert d.take_due(15.2 + 5.0) == {c: [8]}
+    assert len(d) == 0
+
+
 def test_a_receipt_held_back_for_another_slot_goes_out_an_interval_later_with_the_highest_seq():
     c = ReceiptCoalescer(interval_s=1.0)
     c.hold("a", "hb", 7, now=10.0)
