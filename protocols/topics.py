@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 ROOT = "gw/v1"
+PREFIX = ROOT + "/"  # every contract topic starts so; an outside client's does not
 DEVICE_ID_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
 DEVICE_ID_RE = re.compile(rf"^{DEVICE_ID_PATTERN}$")
 

@@ -105,14 +105,11 @@ def _note_seq(rows: Rows, dev: str | None, kind: str | None, seq: int | None) ->
         rows.seqs.setdefault((dev, kind), []).append(seq)
 
 
-_NATIVE = topics.ROOT + "/"
-
-
 def translated(batch: Iterable[Inbound], translators: list, now_ms: int,
                rows: Rows) -> Iterable[tuple[Inbound, str, bytes]]:
     """Contract (topic, payload) of every message; outside formats go through their translator."""
     for msg in batch:
-        if msg.topic.startswith(_NATIVE):
+        if msg.topic.startswith(topics.PREFIX):
             yield msg, msg.topic, msg.payload  # the contract's own topics need no translator
             continue
         translator = next((t for t in translators if t.matches(msg.topic)), None)

@@ -28,7 +28,6 @@ from protocols.models import MAX_HEARTBEAT_ARRAY, MAX_PAYLOAD_BYTES, Heartbeat
 from . import pg_time
 from .pg_time import EPOCH_MS
 
-_NATIVE = topics.ROOT + "/"
 _BOUNDS = {at.Ge: "ge", at.Le: "le", at.Gt: "gt", at.Lt: "lt"}
 
 
@@ -99,7 +98,7 @@ def shape(batch: Iterable[Any], now_ms: int, max_future_ms: int, device_filter: 
     parse = topics.parse
     for msg in batch:
         topic = msg.topic
-        if not (topic.endswith("/hb") and topic.startswith(_NATIVE)) or len(msg.payload) > MAX_PAYLOAD_BYTES:
+        if not (topic.endswith("/hb") and topic.startswith(topics.PREFIX)) or len(msg.payload) > MAX_PAYLOAD_BYTES:
             rest.append(msg)
             continue
         ref = parse(topic)

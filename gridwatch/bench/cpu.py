@@ -15,14 +15,13 @@ _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 def cpu_seconds(pids: list[int]) -> float | None:
     """User + system CPU of these processes (all their threads); None when one is not
     visible here (another machine, another OS, or it has exited)."""
-    total = 0
+    total = 0.0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += _stat_cpu(Path(f"/proc/{pid}/stat"))
         except OSError:
             return None
-        total += int(fields[11]) + int(fields[12])
-    return total / _TICKS
+    return total
 
 
 def thread_cpu_seconds(pids: list[int]) -> dict[str, float] | None:
@@ -38,11 +37,18 @@ def thread_cpu_seconds(pids: list[int]) -> dict[str, float] | None:
         for task in tasks:
             try:
                 name = (task / "comm").read_text().strip()
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                cpu = _stat_cpu(task / "stat")
             except OSError:
                 continue  # the thread has just exited
-            totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
+            totals[name] = totals.get(name, 0.0) + cpu
     return totals
+
+
+def _stat_cpu(stat: Path) -> float:
+    """utime + stime of a /proc stat file, in seconds (fields after the parenthesised name,
+    which may itself hold spaces and parentheses)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def box_cpu_seconds() -> float | None:

@@ -3,13 +3,14 @@ CPU accounting reads real figures (or says it cannot)."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from cloud.ingest import pg_time
 from cloud.ingest.batch import build_rows
+from cloud.ingest.thread_name import name_os_thread
 from gridwatch.bench import bare
 from gridwatch.bench.cpu import box_cpu_seconds, cpu_seconds, thread_cpu_seconds
-from cloud.ingest.thread_name import name_os_thread
 from tests.support.batches import mixed_batch
 
 
@@ -45,8 +46,6 @@ def test_box_cpu_seconds_counts_a_busy_core():
 
 
 def test_thread_cpu_is_read_by_the_name_a_thread_gave_itself():
-    import threading
-
     burned, done = threading.Event(), threading.Event()
 
     def burn() -> None:
