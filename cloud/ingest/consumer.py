@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import ssl
+import struct
 import threading
 import time
 
@@ -27,6 +28,9 @@ from .batch import Inbound
 from .thread_name import name_os_thread
 
 log = logging.getLogger(__name__)
+
+# A PUBACK as paho's own ack() writes it for success: remaining length 2, no reason code.
+_PUBACK = struct.Struct("!BBH")
 
 
 def slot_client_id(settings: Settings, slot: int) -> str:
@@ -160,6 +164,28 @@ class SlotConsumer:
         """PUBACK after commit; QoS 0 has none (Mosquitto drops a client that sends PUBACK 0)."""
         if item.qos > 0:
             self.client.ack(item.mid, item.qos)
+
+    def ack_batch(self, items: list[Inbound]) -> None:
+        """PUBACKs for a committed batch, in one write.
+
+        paho's ack() queues each 4-byte PUBACK on its own: a socket-pair write to wake the
+        network thread, then a send of its own there (two system calls a message). Here the
+        same bytes go out as one queued packet, through the queue ack() itself uses; the
+        broker reads the same stream. Measured with two slots and single heartbeats: the
+        store side's CPU 4.0 -> 2.0 us a message, paho's thread 30.8 -> 28.5
+        (`gridwatch bench ingest --single 100000 --arrays 0 --workers 2 --threads --repeat 4`)."""
+        queue_packet = getattr(self.client, "_packet_queue", None)
+        if queue_packet is None:  # a paho without it: the same acks, one by one
+            for item in items:
+                self.ack(item)
+            return
+        pack, puback = _PUBACK.pack, mqtt.PUBACK
+        blob = b"".join([pack(puback, 2, item.mid) for item in items if item.qos == 1])
+        for item in items:
+            if item.qos == 2:  # never granted (the subscriptions ask for QoS 1), but if it were
+                self.client.ack(item.mid, item.qos)
+        if blob:
+            queue_packet(puback, blob, 0, 1)
 
     def publish(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1)

@@ -230,8 +230,7 @@ class IngestWorker:
         """Store side: commit, then ack, then hand what was committed to the receipt side."""
         started = time.perf_counter()
         advanced = self._commit(job, stop)
-        for item in job.batch:
-            self.consumer.ack(item)
+        self.consumer.ack_batch(job.batch)
         self.receipts.committed(job.seqs, advanced)
         self._count(job.batch, job.rows or Rows())
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
