@@ -4,6 +4,8 @@ Same broker session settings as the real slot (manual ack after commit,
 ReceiveMaximum, shared subscription) and the same rows into a table of the
 same shape (bare.sql), but no validation, no dead letters, no enrichment, no
 staging, no receipts: each field the message carries goes straight into COPY.
+It acks each message with paho's ack(), the documented way (the real slot
+sends a batch's PUBACKs as one packet: SlotConsumer.ack_batch).
 """
 from __future__ import annotations
 
