@@ -173,4 +173,5 @@ class ReceiptSide:
             self.coalescer.sent(adv.dev, adv.kind, now)
             self._publish(topics.build(adv.dev, "ack"),
                           orjson.dumps({"v": 1, "kind": adv.kind, "seq": adv.seq, "ts": now_ms}))
-            metrics.RECEIPTS.inc()
+        if claimed:
+            metrics.RECEIPTS.inc(len(claimed))  # once a round: a multiprocess counter's inc costs ~0.8 us
