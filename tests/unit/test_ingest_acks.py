@@ -28,5 +28,6 @@ def test_ack_batch_queues_what_ack_would_in_one_packet():
 
 
 def test_the_pinned_paho_has_the_queue_ack_batch_writes_through():
-    # Without it ack_batch falls back to one ack() a message: correct, but ~4 us of slot CPU a message more (consumer.py).
+    # Without it ack_batch falls back to one ack() a message: correct, but ~4 us more slot CPU
+    # a message (consumer.py).
     assert callable(getattr(SlotConsumer(load_settings(), 1, queue.SimpleQueue()).client, "_packet_queue", None))
