@@ -5,7 +5,8 @@ ReceiveMaximum, shared subscription) and the same rows into a table of the
 same shape (bare.sql), but no validation, no dead letters, no enrichment, no
 staging, no receipts: each field the message carries goes straight into COPY.
 It acks each message with paho's ack(), the documented way (the real slot
-sends a batch's PUBACKs as one packet: SlotConsumer.ack_batch).
+sends a batch's PUBACKs as one packet, SlotConsumer.ack_batch; `batch_acks`
+makes the reference do the same, `gridwatch bench ingest --bare-acks batch`).
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def write_rows(cp: psycopg.Copy, batch: Iterable[Inbound]) -> int:
     return n
 
 
-def bare_process_main(settings_json: str, slot: int) -> None:
+def bare_process_main(settings_json: str, slot: int, batch_acks: bool = False) -> None:
     settings = Settings.model_validate_json(settings_json)
     tune_interpreter(settings)  # the interpreter as a real slot runs it
     name_os_thread("gw-bare")
@@ -78,6 +79,9 @@ def bare_process_main(settings_json: str, slot: int) -> None:
             with conn.transaction(), conn.cursor() as cur, cur.copy(COPY_SQL) as cp:
                 n = write_rows(cp, batch)
             ROWS.inc(n)
-            for item in batch:
-                consumer.ack(item)
+            if batch_acks:
+                consumer.ack_batch(batch)
+            else:
+                for item in batch:
+                    consumer.ack(item)
         consumer.stop(end_session=True)

@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also print the slot processes' CPU per heartbeat by thread (MQTT, decode, store, receipts)")
     i.add_argument("--switch-interval-ms", type=float, default=None,
                    help="GIL switch interval of the slot processes (default: the setting, 0.5)")
+    i.add_argument("--bare-acks", choices=("each", "batch"), default="each",
+                   help="how the bare pipeline acks: each message with paho's ack() (default), or a batch's "
+                        "PUBACKs as one packet, as the full ingest does")
     i.set_defaults(handler=_ingest)
     r = s.add_parser("rows", help="per-heartbeat costs without a broker: decode, rows, COPY image, PostgreSQL per row")
     r.add_argument("--heartbeats", type=int, default=200_000, help="heartbeats, in 50-heartbeat arrays")
@@ -73,13 +76,13 @@ def _ingest(args: argparse.Namespace) -> int:
                     # either pipeline alike.
                     for pipeline in pipelines if i % 2 == 0 else pipelines[::-1]:
                         r = run_case(settings, relay_url, pipeline, shape, workers, n, args.devices, args.publishers,
-                                     broker_pid, threads=args.threads)
+                                     broker_pid, threads=args.threads, bare_batch_acks=args.bare_acks == "batch")
                         results.append(r)
                         print(format_run(r), flush=True)
         # Printed before the services stop: stopping a broker that held a million messages is slow.
         print()
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-              "broker, database, publisher and ingest on this one machine")
+              f"broker, database, publisher and ingest on this one machine; bare acks: {args.bare_acks}")
         print(format_table(results), flush=True)
     return 0
 

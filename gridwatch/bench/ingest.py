@@ -86,7 +86,8 @@ def _committed(metrics_dir: str, pipeline: str) -> int:
                    if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())))
 
 
-def _start_consumers(settings: Settings, pipeline: str, workers: int) -> list[mp.Process]:
+def _start_consumers(settings: Settings, pipeline: str, workers: int,
+                     bare_batch_acks: bool = False) -> list[mp.Process]:
     from cloud.ingest.slot import slot_process_main
 
     from .bare import bare_process_main
@@ -97,7 +98,7 @@ def _start_consumers(settings: Settings, pipeline: str, workers: int) -> list[mp
         if pipeline == "full":
             p = ctx.Process(target=slot_process_main, args=(settings.model_dump_json(), slot, 0, True))
         else:
-            p = ctx.Process(target=bare_process_main, args=(settings.model_dump_json(), slot))
+            p = ctx.Process(target=bare_process_main, args=(settings.model_dump_json(), slot, bare_batch_acks))
         p.start()
         procs.append(p)
     return procs
@@ -201,7 +202,7 @@ def _fresh_start(dsn: str) -> None:
 
 def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, workers: int,
              heartbeats: int, devices: int, publishers: int = 2, broker_pid: int | None = None,
-             threads: bool = False) -> Result:
+             threads: bool = False, bare_batch_acks: bool = False) -> Result:
     table = "heartbeat" if pipeline == "full" else "bench_bare"
     tag = uuid.uuid4().hex[:6]
     settings = settings.model_copy(update={"ingest_share_group": f"bench{tag}",
@@ -211,7 +212,7 @@ def run_case(settings: Settings, relay_url: str, pipeline: str, shape: str, work
         previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # inherited by the spawned slots
         try:
-            procs = _start_consumers(settings, pipeline, workers)
+            procs = _start_consumers(settings, pipeline, workers, bare_batch_acks)
         finally:
             if previous is None:
                 del os.environ["PROMETHEUS_MULTIPROC_DIR"]

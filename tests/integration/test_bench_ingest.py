@@ -42,11 +42,22 @@ def test_bench_ingest_measures_both_pipelines_without_loss(capsys):
         # receipts: the full ingest's cursors caught up with everything it committed; bare sends none
         assert (float(r[-2]) >= 0) if r[0] == "full" else r[-2] == "-", r
     assert re.search(r"full/bare array50 x1: \d+\.\d\d", table)
+    assert "bare acks: each" in out
     # --threads: the slots' CPU by the names their threads gave themselves
     threads = {m[0]: dict((n, float(us)) for n, us in re.findall(r"(gw-[a-z]+) (\d+\.\d)", m[1]))
                for m in re.findall(r"^slot threads, (\w+ single) x1, us/hb: (.*)$", table, re.M)}
     assert {"gw-mqtt", "gw-decode", "gw-store"} <= set(threads["full single"]), threads
     assert {"gw-mqtt", "gw-bare"} <= set(threads["bare single"]), threads
+
+
+def test_bench_ingest_can_give_the_bare_pipeline_the_full_ingests_batched_acks(capsys):
+    # More messages than ReceiveMaximum (2,000): without its acks the broker stalls the slot.
+    assert main(["bench", "ingest", "--single", "3000", "--arrays", "0", "--workers", "1", "--pipelines", "bare",
+                 "--bare-acks", "batch", "--repeat", "1", "--devices", "10", "--publishers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "bare acks: batch" in out
+    row = next(line.split() for line in out[out.index("pipeline shape"):].splitlines() if line.startswith("bare "))
+    assert float(row[5]) > 0 and row[-1] == "0", row
 
 
 def test_bench_rows_prints_every_per_heartbeat_cost(capsys):
