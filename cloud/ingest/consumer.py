@@ -180,12 +180,14 @@ class SlotConsumer:
                 self.ack(item)
             return
         pack, puback = _PUBACK.pack, mqtt.PUBACK
-        blob = b"".join([pack(puback, 2, item.mid) for item in items if item.qos == 1])
+        pubacks = []
         for item in items:
-            if item.qos == 2:  # never granted (the subscriptions ask for QoS 1), but if it were
-                self.client.ack(item.mid, item.qos)
-        if blob:
-            queue_packet(puback, blob, 0, 1)
+            if item.qos == 1:
+                pubacks.append(pack(puback, 2, item.mid))
+            else:  # QoS 0 has none; QoS 2 is never granted (the subscriptions ask for 1)
+                self.ack(item)
+        if pubacks:
+            queue_packet(puback, b"".join(pubacks), 0, 1)
 
     def publish(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1)
